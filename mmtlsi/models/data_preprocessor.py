@@ -1,0 +1,1 @@
+"""Data preprocessor: normalise images, pad every task with its own value."""
