@@ -1,0 +1,54 @@
+"""A config outside this repository inherits an mmtlsi config."""
+import os.path as osp
+import subprocess
+import sys
+import textwrap
+
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+BASE = 'mtlsi/swin-t_nyud.py'
+
+
+def _write(path, text):
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def test_package_route_mmtlsi_double_colon(tmp_path):
+    cfg_file = _write(tmp_path / 'my_project.py', f"""
+        _base_ = 'mmtlsi::{BASE}'
+        train_cfg = dict(max_iters=123)
+        """)
+    cfg = Config.fromfile(cfg_file)
+    original = Config.fromfile(osp.join(REPO, 'configs', BASE))
+    assert cfg.train_cfg.max_iters == 123
+    assert original.train_cfg.max_iters != 123
+    assert cfg.model.type == original.model.type
+    assert cfg.model.decode_head.type == original.model.decode_head.type
+
+
+def test_relative_path_route(tmp_path):
+    rel = osp.relpath(osp.join(REPO, 'configs', BASE), tmp_path)
+    cfg_file = _write(tmp_path / 'my_project.py', f"""
+        _base_ = '{rel}'
+        train_cfg = dict(max_iters=7)
+        """)
+    assert Config.fromfile(cfg_file).train_cfg.max_iters == 7
+
+
+def test_package_route_works_in_a_fresh_interpreter(tmp_path):
+    """The route needs only `import mmtlsi` before the config is read."""
+    cfg_file = _write(tmp_path / 'downstream.py', f"""
+        _base_ = 'mmtlsi::{BASE}'
+        train_dataloader = dict(batch_size=2)
+        """)
+    code = ('import mmtlsi\nfrom mmengine.config import Config\n'
+            f'cfg = Config.fromfile({cfg_file!r})\n'
+            'print(cfg.train_dataloader.batch_size)')
+    out = subprocess.run([sys.executable, '-c', code], cwd=str(tmp_path),
+                         capture_output=True, text=True, timeout=300,
+                         env={**__import__('os').environ,
+                              'PYTHONPATH': REPO})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == '2'
