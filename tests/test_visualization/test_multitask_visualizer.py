@@ -1,0 +1,102 @@
+import os.path as osp
+
+import cv2
+import numpy as np
+import torch
+from mmengine.structures import PixelData
+from mmseg.registry import VISUALIZERS
+from mmseg.structures import SegDataSample
+
+from mmtlsi.visualization import MultiTaskVisualizer
+
+H, W = 24, 32
+PALETTE = [[10, 20, 30], [200, 100, 50], [0, 255, 0]]
+
+
+def make_sample(with_gt=True):
+    torch.manual_seed(0)
+    s = SegDataSample(metainfo=dict(ori_shape=(H, W), img_shape=(H, W)))
+    seg = torch.zeros(1, H, W, dtype=torch.int64)
+    seg[:, :, W // 2:] = 1
+    seg[:, H // 2:, :4] = 2
+    s.pred_sem_seg = PixelData(data=seg)
+    s.pred_depth_map = PixelData(data=torch.rand(1, H, W) * 5 + 0.1)
+    n = torch.randn(3, H, W)
+    s.pred_normal_map = PixelData(data=n / n.norm(dim=0, keepdim=True))
+    s.pred_sal_map = PixelData(data=torch.rand(1, H, W))
+    if with_gt:
+        gt = seg.clone()
+        gt[:, 0, 0] = 255
+        s.gt_sem_seg = PixelData(data=gt)
+        s.gt_depth_map = PixelData(data=torch.rand(1, H, W) * 5)
+        s.gt_normal_map = PixelData(data=n.clone())
+        s.gt_sal_map = PixelData(data=(torch.rand(1, H, W) > .5).long())
+    return s
+
+
+def make_vis(**kwargs):
+    vis = VISUALIZERS.build(dict(type='MultiTaskVisualizer',
+                                 name=f'vis{np.random.randint(1 << 30)}',
+                                 **kwargs))
+    vis.dataset_meta = dict(classes=['a', 'b', 'c'], palette=PALETTE)
+    return vis
+
+
+def test_picture_size_and_palette(tmp_path):
+    vis = make_vis()
+    assert isinstance(vis, MultiTaskVisualizer)
+    img = np.full((H, W, 3), 77, np.uint8)
+    sample = make_sample(with_gt=True)
+    out = str(tmp_path / 'pic.png')
+    drawn = vis.add_datasample('s', img, sample, out_file=out)
+    strip = vis.title_height(W)
+    assert strip > 0
+    # 4 tasks + image, 2 rows (pred, GT), each row a title strip + panel
+    assert drawn.shape == ((H + strip) * 2, W * 5, 3)
+    assert drawn.shape == vis.expected_shape((H, W), 4, 2)
+    # the semseg prediction panel (column 1, row 0) in the palette colours
+    seg = drawn[strip:strip + H, W:2 * W]
+    assert seg[2, 2].tolist() == PALETTE[0]
+    assert seg[2, W - 2].tolist() == PALETTE[1]
+    assert seg[H - 1, 1].tolist() == PALETTE[2]
+    # the GT row: same colours, ignore pixel black
+    gt = drawn[2 * strip + H:, W:2 * W]
+    assert gt[2, W - 2].tolist() == PALETTE[1]
+    assert gt[0, 0].tolist() == [0, 0, 0]
+    # the image column is the image
+    assert (drawn[strip:strip + H, :W] == 77).all()
+    # written and readable (BGR on disk)
+    assert osp.isfile(out)
+    back = cv2.imread(out)[..., ::-1]
+    np.testing.assert_array_equal(back, drawn)
+
+
+def test_without_gt_and_to_backend(tmp_path):
+    vis = make_vis(vis_backends=[dict(type='LocalVisBackend')],
+                   save_dir=str(tmp_path))
+    img = np.zeros((H, W, 3), np.uint8)
+    drawn = vis.add_datasample('noGT', img, make_sample(with_gt=False),
+                               step=5)
+    assert drawn.shape == vis.expected_shape((H, W), 4, 1)
+    saved = tmp_path / 'vis_data' / 'vis_image' / 'noGT_5.png'
+    assert saved.is_file()
+    assert cv2.imread(str(saved)).shape == drawn.shape
+    # draw_gt=False on a sample with GT gives one row too
+    drawn = vis.add_datasample('x', img, make_sample(True), draw_gt=False,
+                               with_labels=False, out_file=str(
+                                   tmp_path / 'x.png'))
+    assert drawn.shape == (H, 5 * W, 3)
+
+
+def test_gt_only_task_and_resizing():
+    vis = make_vis()
+    img = np.zeros((H, W, 3), np.uint8)
+    s = SegDataSample()
+    s.pred_depth_map = PixelData(data=torch.full((1, H // 2, W // 2), 2.0))
+    s.gt_parts_map = PixelData(data=torch.ones(1, H, W, dtype=torch.int64))
+    drawn = vis.draw_multitask(img, s, with_labels=False)
+    assert drawn.shape == (2 * H, 3 * W, 3)
+    # human_parts has no prediction: an empty panel in the pred row
+    assert (drawn[:H, 2 * W:] == 48).all()
+    # parts GT drawn with the default (background-black) palette: label 1
+    assert drawn[H + 3, 2 * W + 3].tolist() == [128, 0, 0]
