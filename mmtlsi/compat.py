@@ -32,6 +32,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import types
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -140,6 +141,10 @@ def install_mmcv_ops_stand_in() -> bool:
                                             '__mmtlsi_stand_in__', False):
         return False  # an importable mmcv.ops is already loaded: keep it
     import mmcv  # noqa: F401  (the parent package must exist)
+    # mmcv.cnn warns at import that a deformable-attention op is missing;
+    # under mmcv-lite that is expected, and the op is not used by mmtlsi.
+    warnings.filterwarnings(
+        'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
     stand_in = existing or _make_ops_stand_in()
     sys.modules['mmcv.ops'] = stand_in
     sys.modules['mmcv'].ops = stand_in
