@@ -100,3 +100,33 @@ def test_gt_only_task_and_resizing():
     assert (drawn[:H, 2 * W:] == 48).all()
     # parts GT drawn with the default (background-black) palette: label 1
     assert drawn[H + 3, 2 * W + 3].tolist() == [128, 0, 0]
+
+
+def test_with_seg_visualization_hook(tmp_path):
+    from types import SimpleNamespace
+
+    from mmseg.registry import HOOKS
+    vis = make_vis(vis_backends=[dict(type='LocalVisBackend')],
+                   save_dir=str(tmp_path / 'show'))
+    hook = HOOKS.build(dict(type='SegVisualizationHook', draw=True,
+                            interval=1))
+    assert hook._visualizer is vis
+    img_path = str(tmp_path / 'frame.png')
+    cv2.imwrite(img_path, np.zeros((H, W, 3), np.uint8))
+    sample = make_sample(with_gt=True)
+    sample.set_metainfo(dict(img_path=img_path))
+    hook.after_test_iter(SimpleNamespace(iter=0), 0, {}, [sample])
+    saved = tmp_path / 'show' / 'vis_data' / 'vis_image'
+    saved = saved / 'test_frame.png_0.png'
+    assert saved.is_file()
+    assert cv2.imread(str(saved)).shape == vis.expected_shape((H, W), 4, 2)
+
+
+def test_tensorboard_backend(tmp_path):
+    vis = make_vis(vis_backends=[dict(type='TensorboardVisBackend')],
+                   save_dir=str(tmp_path))
+    vis.add_datasample('tb', np.zeros((H, W, 3), np.uint8),
+                       make_sample(False), step=1)
+    vis.close()
+    events = list((tmp_path / 'vis_data').glob('events.out.tfevents*'))
+    assert events and events[0].stat().st_size > 1000
