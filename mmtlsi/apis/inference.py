@@ -48,7 +48,11 @@ def _dataset_metainfo(cfg: Config) -> dict:
         dataset_cfg = cfg.test_dataloader.dataset
         meta = {}
         dataset_cls = DATASETS.get(dataset_cfg.type)
-        if dataset_cls is not None:
+        if dataset_cls is not None and hasattr(dataset_cls,
+                                               '_load_metainfo'):
+            meta.update(dataset_cls._load_metainfo(
+                copy.deepcopy(dataset_cfg.get('metainfo'))))
+        elif dataset_cls is not None:
             meta.update(copy.deepcopy(getattr(dataset_cls, 'METAINFO', {})))
         meta.update(dataset_cfg.get('metainfo') or {})
         return dict(meta)

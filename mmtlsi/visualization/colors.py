@@ -76,26 +76,42 @@ def default_palette(num_classes: int, background: bool = False
     return [list(label_color(i + offset)) for i in range(int(num_classes))]
 
 
+def task_meta_value(dataset_meta: Optional[Mapping], task: str, key: str):
+    """``key`` ('palette' or 'classes') of ``task`` in a dataset's meta.
+
+    Looked up in ``task_metainfo[task][key]``, ``f'{key}s'[task]`` (e.g.
+    ``palettes``), ``f'{task}_{key}'`` and, for ``semseg`` only, ``key``
+    itself (mmseg's ``classes`` / ``palette``). None when absent.
+    """
+    meta = dataset_meta or {}
+    per_task = meta.get('task_metainfo')
+    if isinstance(per_task, Mapping) and \
+            isinstance(per_task.get(task), Mapping) and \
+            per_task[task].get(key) is not None:
+        return per_task[task][key]
+    plural = meta.get(f'{key}s') if key != 'classes' else None
+    if isinstance(plural, Mapping) and plural.get(task) is not None:
+        return plural[task]
+    if meta.get(f'{task}_{key}') is not None:
+        return meta[f'{task}_{key}']
+    if task == 'semseg' and meta.get(key) is not None:
+        return meta[key]
+    return None
+
+
 def palette_for_task(task: str,
                      dataset_meta: Optional[Mapping] = None,
                      num_classes: int = 0) -> list:
     """The palette used to draw the label map of ``task``.
 
     Looked up, in order, in ``dataset_meta``:
-    ``palettes[task]`` (a dict of palettes per task), ``f'{task}_palette'``,
-    and, for ``semseg`` only, mmseg's ``palette``. Missing entries (none
-    found, or fewer colours than ``num_classes``) are completed with
-    :func:`default_palette`.
+    ``task_metainfo[task]['palette']`` (mmtlsi's datasets),
+    ``palettes[task]``, ``f'{task}_palette'``, and, for ``semseg`` only,
+    mmseg's ``palette``. Missing entries (none found, or fewer colours than
+    ``num_classes``) are completed with :func:`default_palette`.
     """
     meta = dataset_meta or {}
-    palette = None
-    palettes = meta.get('palettes')
-    if isinstance(palettes, Mapping) and palettes.get(task) is not None:
-        palette = palettes[task]
-    elif meta.get(f'{task}_palette') is not None:
-        palette = meta[f'{task}_palette']
-    elif task == 'semseg' and meta.get('palette') is not None:
-        palette = meta['palette']
+    palette = task_meta_value(meta, task, 'palette')
     palette = [list(map(int, c)) for c in (palette or [])]
     if len(palette) < num_classes:
         extra = default_palette(num_classes,

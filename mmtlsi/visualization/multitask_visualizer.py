@@ -23,6 +23,7 @@ from .colors import (
     depth_range,
     palette_for_task,
     resize_to,
+    task_meta_value,
     to_hw,
 )
 
@@ -46,9 +47,10 @@ class MultiTaskVisualizer(SegLocalVisualizer):
 
     - ``'palette'`` (semseg, human_parts): class colours from the dataset's
       palette (``dataset_meta['palette']`` for semseg,
-      ``dataset_meta['palettes'][task]`` or ``dataset_meta[task + '_palette']``
-      for any task), completed with a default palette; the ignore index is
-      black. ``alpha`` < 1 blends the colours over the image.
+      ``dataset_meta['task_metainfo'][task]['palette']`` as mmtlsi's datasets
+      set it, see :func:`~mmtlsi.visualization.colors.palette_for_task`),
+      completed with a default palette; the ignore index is black.
+      ``alpha`` < 1 blends the colours over the image.
     - ``'colormap'`` (depth): ``cmap`` colour map over a range shared by the
       prediction and the ground truth; invalid pixels (0) are black.
     - ``'normals'``: RGB = (n + 1) / 2; zero vectors are black.
@@ -139,8 +141,7 @@ class MultiTaskVisualizer(SegLocalVisualizer):
     def _num_classes(self, spec: TaskSpec, maps: Sequence) -> int:
         n = spec.out_channels if spec.output == 'classes' else 0
         meta = self.dataset_meta or {}
-        classes = (meta.get('classes') if spec.name == 'semseg'
-                   else meta.get(f'{spec.name}_classes'))
+        classes = task_meta_value(meta, spec.name, 'classes')
         if classes:
             n = max(n, len(classes))
         for m in maps:

@@ -45,6 +45,8 @@ def test_palette_lookup():
     assert palette_for_task('human_parts', meta, 1) == [[9, 9, 9]]
     meta = {'human_parts_palette': [[7, 7, 7]]}
     assert palette_for_task('human_parts', meta, 1) == [[7, 7, 7]]
+    meta = dict(task_metainfo=dict(human_parts=dict(palette=[[5, 5, 5]])))
+    assert palette_for_task('human_parts', meta, 1) == [[5, 5, 5]]
     # mmseg's `palette` belongs to semseg only
     assert palette_for_task('human_parts', dict(palette=[[1, 2, 3]]), 2) == \
         default_palette(2, background=True)
