@@ -1,1 +1,157 @@
 """Data preprocessor: normalise images, pad every task with its own value."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmseg.models.data_preprocessor import SegDataPreProcessor
+
+from mmtlsi.registry import MODELS
+from mmtlsi.tasks import TASK_SPECS
+
+#: ground-truth field -> value it is padded with (labels 255, depth 0, ...)
+GT_PAD_VALUES = {s.gt_field: s.pad_value for s in TASK_SPECS.values()}
+
+
+def _padding(shape: Tuple[int, int], size: Optional[Sequence[int]],
+             size_divisor: Optional[int],
+             max_size: Tuple[int, int]) -> Tuple[int, int, int, int]:
+    """(left, right, top, bottom) padding, as mmseg's ``stack_batch``."""
+    h, w = shape
+    if size is not None:
+        return (0, max(size[-1] - w, 0), 0, max(size[-2] - h, 0))
+    if size_divisor is not None:
+        return (0, max(max_size[1] - w, 0), 0, max(max_size[0] - h, 0))
+    return (0, 0, 0, 0)
+
+
+def stack_multi_task_batch(inputs: List[torch.Tensor],
+                           data_samples: Optional[list] = None,
+                           size: Optional[Sequence[int]] = None,
+                           size_divisor: Optional[int] = None,
+                           pad_val: float = 0,
+                           pad_values: Optional[Dict[str, float]] = None
+                           ) -> Tuple[torch.Tensor, list]:
+    """Pad images and every task's ground truth bottom / right, then stack.
+
+    Like :func:`mmseg.utils.stack_batch`, but each ground-truth field is
+    padded with its own value (``pad_values``, default from ``tasks.py``:
+    label maps 255, depth 0, normals 0) and keeps its dtype. Samples get
+    ``img_shape``, ``pad_shape`` and ``padding_size`` (left, right, top,
+    bottom) in their metainfo; without samples, a list of dicts with
+    ``img_padding_size`` and ``pad_shape`` is returned.
+
+    Exactly one of ``size`` / ``size_divisor`` may be given; with neither,
+    images are padded to the largest one of the batch.
+    """
+    assert isinstance(inputs, list) and inputs, 'inputs must be a list'
+    assert all(t.ndim == 3 for t in inputs), 'inputs must be CHW tensors'
+    assert not (size is not None and size_divisor is not None), \
+        'only one of size and size_divisor may be given'
+    pad_values = GT_PAD_VALUES if pad_values is None else \
+        {**GT_PAD_VALUES, **pad_values}
+    shapes = np.array([t.shape[-2:] for t in inputs])
+    max_size = shapes.max(0)
+    if size_divisor is not None and size_divisor > 1:
+        max_size = (max_size + size_divisor - 1) // size_divisor * \
+            size_divisor
+    if size is None and size_divisor is None:
+        size_divisor = 1
+    padded_inputs, padded_samples = [], []
+    for i, tensor in enumerate(inputs):
+        padding = _padding(tuple(tensor.shape[-2:]), size, size_divisor,
+                           tuple(max_size))
+        padded = F.pad(tensor, padding, value=pad_val)
+        padded_inputs.append(padded)
+        if data_samples is None:
+            padded_samples.append(dict(img_padding_size=padding,
+                                       pad_shape=padded.shape[-2:]))
+            continue
+        sample = data_samples[i]
+        for field, value in pad_values.items():
+            if field in sample:
+                pixel_data = getattr(sample, field)
+                data = pixel_data.data
+                del pixel_data.data
+                pixel_data.data = F.pad(data, padding, value=value)
+        sample.set_metainfo(dict(img_shape=tuple(tensor.shape[-2:]),
+                                 pad_shape=tuple(padded.shape[-2:]),
+                                 padding_size=padding))
+        padded_samples.append(sample)
+    return torch.stack(padded_inputs, dim=0), padded_samples
+
+
+@MODELS.register_module()
+class MultiTaskDataPreProcessor(SegDataPreProcessor):
+    """``SegDataPreProcessor`` for multi-task samples.
+
+    Normalises the images (``mean``/``std``, ``bgr_to_rgb``) as mmseg does,
+    then pads the images with ``pad_val`` and each task's ground truth with
+    its own value (``tasks.py``: label maps 255, depth 0, normals 0;
+    override per field with ``gt_pad_values=dict(gt_depth_map=0)``),
+    keeping each field's dtype.
+
+    Training pads images and ground truth to ``size`` (or ``size_divisor``)
+    and records ``padding_size``. Testing pads only the images, as
+    ``test_cfg`` says (``dict(size=...)`` or ``dict(size_divisor=...)``),
+    and records ``img_padding_size`` (= ``padding_size``) so predictions
+    can be cropped back to the image; the ground truth keeps the image's
+    size. Without ``test_cfg`` test images must share a size.
+
+    Args:
+        gt_pad_values: field -> pad value overrides.
+        **kwargs: as :class:`mmseg.models.SegDataPreProcessor` (``seg_pad_val``
+            is ignored: each task has its own).
+    """
+
+    def __init__(self, *args,
+                 gt_pad_values: Optional[Dict[str, float]] = None,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.gt_pad_values = {**GT_PAD_VALUES, **(gt_pad_values or {})}
+
+    def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
+        data = self.cast_data(data)
+        inputs = data['inputs']
+        data_samples = data.get('data_samples', None)
+        if self.channel_conversion and inputs[0].size(0) == 3:
+            inputs = [x[[2, 1, 0], ...] for x in inputs]
+        inputs = [x.float() for x in inputs]
+        if self._enable_normalize:
+            inputs = [(x - self.mean) / self.std for x in inputs]
+
+        if training:
+            assert data_samples is not None, \
+                'data_samples must be given during training'
+            inputs, data_samples = stack_multi_task_batch(
+                inputs, data_samples, size=self.size,
+                size_divisor=self.size_divisor, pad_val=self.pad_val,
+                pad_values=self.gt_pad_values)
+            if self.batch_augments is not None:
+                inputs, data_samples = self.batch_augments(
+                    inputs, data_samples)
+        elif self.test_cfg:
+            size = self.test_cfg.get('size', None)
+            size_divisor = self.test_cfg.get('size_divisor', None)
+            # the ground truth stays at the image's size: predictions are
+            # cropped back with ``img_padding_size`` before the metric
+            inputs, pads = stack_multi_task_batch(
+                inputs, None, size=size, size_divisor=size_divisor,
+                pad_val=self.pad_val)
+            if data_samples is not None:
+                for sample, pad in zip(data_samples, pads):
+                    sample.set_metainfo(dict(
+                        img_padding_size=pad['img_padding_size'],
+                        padding_size=pad['img_padding_size'],
+                        pad_shape=tuple(pad['pad_shape'])))
+            else:
+                data_samples = pads
+        else:
+            shape = inputs[0].shape[1:]
+            assert all(x.shape[1:] == shape for x in inputs), \
+                'test images in a batch must share a size (or set ' \
+                'test_cfg=dict(size_divisor=...) to pad them)'
+            inputs = torch.stack(inputs, dim=0)
+        return dict(inputs=inputs, data_samples=data_samples)

@@ -1,0 +1,69 @@
+# NYUDv2 multi-task (semseg, depth, normals, edge): 795 train / 654 val.
+# data_root: the ETH/ATRC "NYUDv2" archive or the "NYUD_MT" copy (detected
+# automatically); see docs/datasets.md.
+dataset_type = 'NYUDv2Dataset'
+data_root = 'data/NYUDv2'
+crop_size = (448, 576)
+tasks = ['semseg', 'depth', 'normals', 'edge']
+task_cfg = dict(
+    semseg=dict(num_classes=40),
+    edge=dict(max_dist=0.011),
+)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadMultiTaskAnnotations'),
+    dict(type='RandomScale', ratio_range=(0.5, 2.0)),
+    dict(type='MultiTaskRandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='MultiTaskRandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackMultiTaskInputs'),
+]
+# no resize at test time; the data preprocessor pads to crop_size and the
+# predictions are cropped back to the image
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadMultiTaskAnnotations'),
+    dict(type='PackMultiTaskInputs'),
+]
+
+# for the model config: normalisation (ImageNet, RGB) and padding
+# (labels 255, depth 0, normals 0) in the data preprocessor
+data_preprocessor = dict(
+    type='MultiTaskDataPreProcessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    bgr_to_rgb=True,
+    pad_val=0,
+    size=crop_size,
+    test_cfg=dict(size=crop_size))
+
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        tasks=tasks,
+        task_cfg=task_cfg,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='val',
+        tasks=tasks,
+        task_cfg=task_cfg,
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+# --- evaluation ------------------------------------------------------------
+# val_evaluator / test_evaluator: defined by the evaluation configs

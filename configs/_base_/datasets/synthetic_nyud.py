@@ -1,0 +1,69 @@
+# Synthetic rooms in the NYUDv2 layout (semseg, depth, normals, edge),
+# generated into data_root on first use (about 10 s; 200 train / 50 val at
+# 96x128). Small enough for a CPU run of a few minutes.
+dataset_type = 'SyntheticNYUDv2Dataset'
+data_root = 'data/synthetic_nyud'
+img_size = (96, 128)
+crop_size = (64, 96)
+synthetic = dict(num_train=200, num_val=50, img_size=img_size, seed=0)
+tasks = ['semseg', 'depth', 'normals', 'edge']
+task_cfg = dict(
+    semseg=dict(num_classes=7),
+    edge=dict(max_dist=0.011),
+)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadMultiTaskAnnotations'),
+    dict(type='RandomScale', ratio_range=(0.75, 1.5)),
+    dict(type='MultiTaskRandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='MultiTaskRandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackMultiTaskInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadMultiTaskAnnotations'),
+    dict(type='PackMultiTaskInputs'),
+]
+
+data_preprocessor = dict(
+    type='MultiTaskDataPreProcessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    bgr_to_rgb=True,
+    pad_val=0,
+    size=crop_size,
+    test_cfg=dict(size_divisor=32))
+
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        tasks=tasks,
+        task_cfg=task_cfg,
+        pipeline=train_pipeline,
+        **synthetic))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='val',
+        tasks=tasks,
+        task_cfg=task_cfg,
+        test_mode=True,
+        pipeline=test_pipeline,
+        **synthetic))
+test_dataloader = val_dataloader
+
+# --- evaluation ------------------------------------------------------------
+# val_evaluator / test_evaluator: defined by the evaluation configs

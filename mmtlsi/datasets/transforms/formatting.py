@@ -1,0 +1,57 @@
+"""Pack a multi-task sample into mmseg's ``SegDataSample``."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from mmengine.structures import PixelData
+from mmseg.datasets.transforms import PackSegInputs
+
+from mmtlsi.registry import TRANSFORMS
+from mmtlsi.tasks import TASK_SPECS
+
+DEFAULT_META_KEYS = ('img_path', 'img_id', 'seg_map_path', 'ori_shape',
+                     'img_shape', 'pad_shape', 'scale_factor', 'flip',
+                     'flip_direction', 'reduce_zero_label', 'tasks')
+
+
+def to_pixel_data(arr: np.ndarray, spec) -> PixelData:
+    """(H, W) or (H, W, C) array -> ``PixelData`` with a (C, H, W) tensor of
+    the task's dtype."""
+    arr = np.asarray(arr)
+    if arr.ndim == 2:
+        arr = arr[None]
+    else:
+        arr = arr.transpose(2, 0, 1)
+    if arr.shape[0] != spec.gt_channels:
+        raise ValueError(f'{spec.name}: expected {spec.gt_channels} '
+                         f'channel(s), got {arr.shape[0]}')
+    dtype = np.int64 if spec.gt_dtype == 'int64' else np.float32
+    data = torch.from_numpy(np.ascontiguousarray(arr.astype(dtype)))
+    return PixelData(data=data)
+
+
+@TRANSFORMS.register_module()
+class PackMultiTaskInputs(PackSegInputs):
+    """Pack the image (as ``PackSegInputs``) and every task's ground truth.
+
+    For each task of ``tasks.py`` whose ``results_key`` is in the results, a
+    ``PixelData`` is set at ``spec.gt_field`` (``gt_sem_seg``,
+    ``gt_depth_map``, ``gt_normal_map``, ``gt_edge_map``, ``gt_parts_map``,
+    ``gt_sal_map``): a (C, H, W) tensor, ``int64`` for label maps and
+    ``float32`` for depth / normals.
+    """
+
+    def __init__(self, meta_keys=DEFAULT_META_KEYS) -> None:
+        super().__init__(meta_keys=meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        task_keys = {s.results_key for s in TASK_SPECS.values()}
+        base = {k: v for k, v in results.items() if k not in task_keys}
+        packed = super().transform(base)
+        sample = packed['data_samples']
+        for spec in TASK_SPECS.values():
+            if results.get(spec.results_key) is not None:
+                sample.set_field(
+                    to_pixel_data(results[spec.results_key], spec),
+                    spec.gt_field)
+        return packed
