@@ -1,1 +1,8 @@
-from . import data_preprocessor  # noqa: F401
+from . import (  # noqa: F401
+    data_preprocessor,  # noqa: F401
+    decode_heads,
+    layers,
+    losses,
+    necks,
+    segmentors,
+)

@@ -1,1 +1,3 @@
+from .mtlsi_head import MTLSIHead
 
+__all__ = ['MTLSIHead']

@@ -1,1 +1,4 @@
+from .cross_task_attention import CrossTaskAttention
+from .mt_mqlfb import MTMQLFB
 
+__all__ = ['CrossTaskAttention', 'MTMQLFB']

@@ -1,0 +1,4 @@
+# Table III: MT-MQLFB with single-scale queries (kernel 3), PASCAL-Context,
+# K = 512.
+_base_ = ['../swin-t_pascal.py']
+model = dict(decode_head=dict(num_tokens=512, fusion=dict(scales=(3, ))))

@@ -1,0 +1,101 @@
+"""Cross-Window Integrated attention Block (CWIB, eq. 7-11)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmtlsi.registry import MODELS
+
+from .window_attention import pad_to_windows, window_partition, window_reverse
+
+
+def _heads(x: Tensor, num_heads: int) -> Tensor:
+    """(B, N, C) -> (B, h, N, C / h)."""
+    b, n, c = x.shape
+    return x.view(b, n, num_heads, c // num_heads).transpose(1, 2)
+
+
+def _merge(x: Tensor) -> Tensor:
+    """(B, h, N, c) -> (B, N, h * c)."""
+    b, h, n, c = x.shape
+    return x.transpose(1, 2).reshape(b, n, h * c)
+
+
+@MODELS.register_module()
+class CWIB(BaseModule):
+    """Window self-attention and cross-attention to distilled tokens.
+
+    Q' = LN(P) W_Q' is shared by both branches:
+    O_w = W-MSA(Q', LN(P) W_K, LN(P) W_V) in non-overlapping windows (the map
+    is zero-padded to whole windows and the padded keys are masked out);
+    O_c = MHA(Q', LN(I' + E) W_Kc, LN(I' + E) W_Vc), E a learnable (K x d)
+    positional embedding of this task's tokens;
+    Z = Linear(Concat(O_w, O_c)) + P;  X = Z + FFN(LN(Z)).
+
+    Args:
+        channels: d.  num_heads: heads of both branches.
+        window_size: (Hw, Ww) of the windows, at the feature's resolution.
+        num_tokens: K, the number of distilled tokens (size of E).
+        ffn_ratio: hidden width of the FFN, as a multiple of d.
+    """
+
+    def __init__(self, channels: int, num_heads: int = 8,
+                 window_size: tuple[int, int] = (14, 16),
+                 num_tokens: int = 512, ffn_ratio: float = 4.0,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        assert channels % num_heads == 0
+        self.num_heads = num_heads
+        self.window_size = tuple(window_size) if isinstance(
+            window_size, (list, tuple)) else (window_size, window_size)
+        self.norm_p = nn.LayerNorm(channels)
+        self.qkv = nn.Linear(channels, 3 * channels)   # W_Q', W_K, W_V
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_tokens, channels))
+        self.norm_tokens = nn.LayerNorm(channels)
+        self.kv_cross = nn.Linear(channels, 2 * channels)  # W_Kc, W_Vc
+        self.merge = nn.Linear(2 * channels, channels)
+        self.norm_z = nn.LayerNorm(channels)
+        hidden = int(channels * ffn_ratio)
+        self.ffn = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(),
+                                 nn.Linear(hidden, channels))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+
+    def _window_attention(self, q: Tensor, k: Tensor, v: Tensor,
+                          hw: tuple[int, int]) -> Tensor:
+        """q, k, v (B, H*W, d) -> window attention output (B, H*W, d)."""
+        b, _, c = q.shape
+        h, w = hw
+        qkv = torch.cat([q, k, v], -1).view(b, h, w, 3 * c)
+        qkv, (pad_h, pad_w) = pad_to_windows(qkv, self.window_size)
+        hp, wp = h + pad_h, w + pad_w
+        windows = window_partition(qkv, self.window_size)  # (B*nW, n, 3d)
+        qw, kw, vw = (_heads(t, self.num_heads)
+                      for t in windows.chunk(3, dim=-1))
+        mask = None
+        if pad_h or pad_w:
+            valid = q.new_zeros(1, hp, wp, 1, dtype=torch.bool)
+            valid[:, :h, :w] = True
+            valid = window_partition(valid, self.window_size)  # (nW, n, 1)
+            # (B*nW, 1, 1, n): every query may attend to the window's real
+            # pixels; a window always holds at least one of them.
+            mask = valid.transpose(1, 2).unsqueeze(1).repeat(b, 1, 1, 1)
+        out = F.scaled_dot_product_attention(qw, kw, vw, attn_mask=mask)
+        out = window_reverse(_merge(out), self.window_size, hp, wp)
+        return out[:, :h, :w].reshape(b, h * w, c)
+
+    def forward(self, feature: Tensor, tokens: Tensor) -> Tensor:
+        """feature P (B, d, H, W), tokens I' (B, K, d) -> X (B, d, H, W)."""
+        b, c, h, w = feature.shape
+        p = feature.flatten(2).transpose(1, 2)              # (B, HW, d)
+        q, k, v = self.qkv(self.norm_p(p)).chunk(3, dim=-1)
+        o_w = self._window_attention(q, k, v, (h, w))
+        kc, vc = self.kv_cross(
+            self.norm_tokens(tokens + self.pos_embed)).chunk(2, dim=-1)
+        o_c = _merge(F.scaled_dot_product_attention(
+            _heads(q, self.num_heads), _heads(kc, self.num_heads),
+            _heads(vc, self.num_heads)))
+        z = self.merge(torch.cat([o_w, o_c], -1)) + p
+        x = z + self.ffn(self.norm_z(z))
+        return x.transpose(1, 2).reshape(b, c, h, w)

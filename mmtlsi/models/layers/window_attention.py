@@ -1,0 +1,38 @@
+"""Non-overlapping window partition / reverse, with padding for any size."""
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def pad_to_windows(x: Tensor, window_size: tuple[int, int]
+                   ) -> tuple[Tensor, tuple[int, int]]:
+    """Zero-pad a (B, H, W, C) map at the bottom / right to whole windows.
+
+    Returns the padded map and the (pad_h, pad_w) that was added.
+    """
+    _, h, w, _ = x.shape
+    wh, ww = window_size
+    pad_h, pad_w = (-h) % wh, (-w) % ww
+    if pad_h or pad_w:
+        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
+    return x, (pad_h, pad_w)
+
+
+def window_partition(x: Tensor, window_size: tuple[int, int]) -> Tensor:
+    """(B, H, W, C) -> (B * nW, wh * ww, C); H, W must be multiples."""
+    b, h, w, c = x.shape
+    wh, ww = window_size
+    x = x.view(b, h // wh, wh, w // ww, ww, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, wh * ww, c)
+
+
+def window_reverse(windows: Tensor, window_size: tuple[int, int],
+                   height: int, width: int) -> Tensor:
+    """(B * nW, wh * ww, C) -> (B, H, W, C), the inverse of
+    :func:`window_partition`."""
+    wh, ww = window_size
+    c = windows.shape[-1]
+    nh, nw = height // wh, width // ww
+    x = windows.view(-1, nh, nw, wh, ww, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, height, width, c)

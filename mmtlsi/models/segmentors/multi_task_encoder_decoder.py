@@ -1,0 +1,111 @@
+"""Backbone + multi-task head, with per-task postprocessing."""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.structures import SegDataSample
+from torch import Tensor
+
+from mmtlsi.registry import MODELS
+from mmtlsi.tasks import TaskSpec
+
+
+def decode_prediction(logits: Tensor, spec: TaskSpec) -> Tensor:
+    """Raw head output (C, H, W) -> the prediction format of CONTRACTS.md."""
+    if spec.output == 'classes':
+        return logits.argmax(dim=0, keepdim=True)
+    if spec.output == 'scalar':
+        return logits.clamp(min=0)
+    if spec.output == 'vector':
+        return F.normalize(logits, p=2, dim=0)
+    if spec.output == 'binary':
+        return logits.sigmoid()
+    raise ValueError(f'unknown output kind {spec.output!r}')
+
+
+def restore_original_frame(logits: Tensor, meta: Mapping,
+                           spec: TaskSpec) -> Tensor:
+    """(C, H, W) logits at the padded input size -> logits at ``ori_shape``:
+    remove the preprocessor's padding, undo a recorded flip (normals also
+    change the sign of the flipped axis' component), resize (bilinear)."""
+    left, right, top, bottom = meta.get(
+        'img_padding_size', meta.get('padding_size', None)) or [0, 0, 0, 0]
+    h, w = logits.shape[-2:]
+    logits = logits[:, top:h - bottom, left:w - right]
+    if meta.get('flip', False):
+        direction = meta.get('flip_direction', 'horizontal')
+        if direction == 'horizontal':
+            logits = logits.flip(-1)
+            if spec.flip_negates_x:
+                logits = torch.cat([-logits[:1], logits[1:]])
+        elif direction == 'vertical':
+            logits = logits.flip(-2)
+            if spec.output == 'vector':
+                logits = torch.cat([logits[:1], -logits[1:2], logits[2:]])
+        else:
+            raise ValueError(f'cannot undo a {direction!r} flip')
+    ori_shape = tuple(meta['ori_shape'][:2])
+    if tuple(logits.shape[-2:]) != ori_shape:
+        logits = F.interpolate(logits[None], size=ori_shape, mode='bilinear',
+                               align_corners=False)[0]
+    return logits
+
+
+@MODELS.register_module()
+class MultiTaskEncoderDecoder(EncoderDecoder):
+    """mmseg's EncoderDecoder for a multi-task head (e.g. ``MTLSIHead``).
+
+    Modes: ``loss`` -> dict of per-task losses; ``tensor`` -> dict task ->
+    final logits at the input's (padded) size; ``predict`` -> one
+    SegDataSample per image with every task's prediction (field
+    ``spec.pred_field``) at the image's original size.
+    """
+
+    def __init__(self, backbone: dict, decode_head: dict,
+                 neck: dict | None = None, train_cfg=None, test_cfg=None,
+                 data_preprocessor=None, init_cfg=None):
+        super().__init__(backbone=backbone, decode_head=decode_head,
+                         neck=neck, train_cfg=train_cfg, test_cfg=test_cfg,
+                         data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+
+    def _init_decode_head(self, decode_head: dict) -> None:
+        self.decode_head = MODELS.build(decode_head)
+        self.align_corners = self.decode_head.align_corners
+        self.task_specs = self.decode_head.task_specs
+
+    def loss(self, inputs: Tensor, data_samples) -> dict:
+        return self.decode_head.loss(self.extract_feat(inputs), data_samples)
+
+    def encode_decode(self, inputs: Tensor, batch_img_metas=None) -> dict:
+        """Final logits per task, resized to the input's size."""
+        outputs = self.decode_head(self.extract_feat(inputs))['final']
+        return {t: F.interpolate(x, size=inputs.shape[2:], mode='bilinear',
+                                 align_corners=self.align_corners)
+                for t, x in outputs.items()}
+
+    def _forward(self, inputs: Tensor, data_samples=None) -> dict:
+        return self.encode_decode(inputs)
+
+    def predict(self, inputs: Tensor, data_samples=None) -> list:
+        if data_samples is None:
+            h, w = inputs.shape[2:]
+            data_samples = [SegDataSample(metainfo=dict(
+                ori_shape=(h, w), img_shape=(h, w), pad_shape=(h, w),
+                padding_size=[0, 0, 0, 0])) for _ in range(len(inputs))]
+        logits = self.encode_decode(inputs)
+        return self.postprocess_result(logits, data_samples)
+
+    def postprocess_result(self, logits: Mapping[str, Tensor],
+                           data_samples) -> list:
+        for i, sample in enumerate(data_samples):
+            for t, spec in self.task_specs.items():
+                x = restore_original_frame(logits[t][i], sample.metainfo,
+                                           spec)
+                sample.set_data({spec.pred_field: PixelData(
+                    data=decode_prediction(x, spec))})
+        return data_samples
