@@ -159,6 +159,11 @@ def _sample_scene(rng: np.random.Generator, with_person: bool) -> dict:
         dict(kind='plane', n=(0, 0, -1), c=-front, cls='wall'),
     ]
 
+    cam_h = rng.uniform(1.2, 1.6)
+    camera = dict(origin=(rng.uniform(-0.5, 0.5), cam_h, 0.0),
+                  yaw=rng.uniform(-0.35, 0.35),
+                  pitch=rng.uniform(-0.3, 0.0))
+
     def spot(margin):
         return (rng.uniform(-room_w / 2 + margin, room_w / 2 - margin),
                 rng.uniform(-room_d + margin, -1.8))
@@ -184,9 +189,13 @@ def _sample_scene(rng: np.random.Generator, with_person: bool) -> dict:
             surfaces.append(dict(kind='box', centre=(x, half[1], z),
                                  half=half, yaw=yaw, cls=cls))
     if with_person:
+        # in front of the camera, within the central part of the view
         height = rng.uniform(1.5, 1.85)
-        px, pz = spot(0.8)
-        pz = max(pz, -4.5)
+        angle = camera['yaw'] + rng.uniform(-0.25, 0.25)
+        dist = rng.uniform(2.0, 3.5)
+        px = float(np.clip(camera['origin'][0] - dist * np.sin(angle),
+                           -room_w / 2 + 0.5, room_w / 2 - 0.5))
+        pz = -dist * np.cos(angle)
         yaw = rng.uniform(-0.5, 0.5)
         rot = _rot_y(yaw)
         for label, names, kind, size, (cx, cy) in _PERSON_PARTS:
@@ -203,10 +212,6 @@ def _sample_scene(rng: np.random.Generator, with_person: bool) -> dict:
                                 half=tuple(s * height for s in size),
                                 yaw=yaw)
                 surfaces.append(part)
-    cam_h = rng.uniform(1.2, 1.6)
-    camera = dict(origin=(rng.uniform(-0.5, 0.5), cam_h, 0.0),
-                  yaw=rng.uniform(-0.35, 0.35),
-                  pitch=rng.uniform(-0.3, 0.0))
     light = (rng.uniform(-room_w / 3, room_w / 3), room_h - 0.3,
              rng.uniform(-room_d * 0.6, -0.5))
     tint = rng.uniform(0.85, 1.15, size=(len(surfaces), 3))
