@@ -1,0 +1,70 @@
+"""Write one picture per training sample: the image (after the train
+pipeline) and every task's ground truth.
+
+    python tools/misc/browse_dataset.py CONFIG --output-dir DIR \
+        [--not-show] [--max-samples N] [--split train|val]
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
+    __file__)))))
+
+import cv2  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+
+import mmtlsi  # noqa: E402,F401
+from mmtlsi.datasets.visual import draw_multi_task_sample  # noqa: E402
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description='Browse a multi-task dataset')
+    p.add_argument('config')
+    p.add_argument('--output-dir', required=True)
+    p.add_argument('--not-show', action='store_true',
+                   help='only write the pictures')
+    p.add_argument('--max-samples', type=int, default=20)
+    p.add_argument('--split', choices=['train', 'val', 'test'],
+                   default='train', help='which dataloader to browse')
+    p.add_argument('--scale', type=int, default=0,
+                   help='upscale factor (default: 2 for images < 256 px)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    from mmseg.registry import DATASETS
+    dataset = DATASETS.build(cfg[f'{args.split}_dataloader']['dataset'])
+    os.makedirs(args.output_dir, exist_ok=True)
+    n = min(args.max_samples, len(dataset))
+    for i in range(n):
+        item = dataset[i]
+        sample = item['data_samples']
+        h = item['inputs'].shape[-2]
+        scale = args.scale or (2 if h < 256 else 1)
+        pic = draw_multi_task_sample(item['inputs'], sample,
+                                     dataset.metainfo, scale=scale)
+        name = sample.metainfo.get('img_id') or osp.splitext(
+            osp.basename(sample.img_path))[0]
+        out = osp.join(args.output_dir, f'{i:05d}_{name}.png')
+        cv2.imwrite(out, pic[..., ::-1])
+        if not args.not_show:
+            import matplotlib.pyplot as plt
+            plt.figure(figsize=(pic.shape[1] / 100, pic.shape[0] / 100))
+            plt.imshow(pic)
+            plt.axis('off')
+            plt.title(name)
+            plt.show()
+    print(f'wrote {n} pictures to {args.output_dir}')
+
+
+if __name__ == '__main__':
+    main()
