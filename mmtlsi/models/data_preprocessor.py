@@ -21,10 +21,12 @@ def _padding(shape: Tuple[int, int], size: Optional[Sequence[int]],
     """(left, right, top, bottom) padding, as mmseg's ``stack_batch``."""
     h, w = shape
     if size is not None:
-        return (0, max(size[-1] - w, 0), 0, max(size[-2] - h, 0))
-    if size_divisor is not None:
-        return (0, max(max_size[1] - w, 0), 0, max(max_size[0] - h, 0))
-    return (0, 0, 0, 0)
+        target = (size[-2], size[-1])
+    elif size_divisor is not None:
+        target = (max_size[0], max_size[1])
+    else:
+        return (0, 0, 0, 0)
+    return (0, max(int(target[1]) - w, 0), 0, max(int(target[0]) - h, 0))
 
 
 def stack_multi_task_batch(inputs: List[torch.Tensor],
