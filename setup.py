@@ -35,7 +35,8 @@ setup(
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'demo',
                                     'docs')),
     # mmengine resolves `_base_ = 'mmtlsi::...'` inside <package>/.mim/configs
-    package_data={'mmtlsi': ['.mim/configs/**/*.py']},
+    package_data={'mmtlsi': ['.mim/configs/**/*.py', '.mim/model-index.yml',
+                            'datasets/meta/*.json']},
     include_package_data=True,
     install_requires=read_requirements('runtime.txt') +
     read_requirements('mminstall.txt'),
