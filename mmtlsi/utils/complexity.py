@@ -34,22 +34,30 @@ def _sdpa_flop_jit(inputs: List[Any], outputs: List[Any]) -> Number:
     return batch * q[-2] * k[-2] * (q[-1] + v[-1])
 
 
+class _Unused(nn.Module):
+    """Placeholder for a ``None`` slot of a module list while counting."""
+
+
 @contextmanager
 def _hide_empty_submodules(model: nn.Module):
     """mmengine's analyzer walks ``_modules`` and fails on ``None`` entries
-    (e.g. mmpretrain Swin's optional norms): keep them as plain attributes
-    while counting."""
+    (mmpretrain Swin's optional norms, HRNet's fuse-layer lists): while
+    counting, a ``None`` attribute becomes a plain attribute and a ``None``
+    list slot (indexed, never called) a placeholder module."""
     hidden = []
-    for module in model.modules():
+    for module in list(model.modules()):
         for name in [n for n, m in module._modules.items() if m is None]:
-            del module._modules[name]
-            object.__setattr__(module, name, None)
+            if isinstance(module, nn.ModuleList):
+                module._modules[name] = _Unused()
+            else:
+                del module._modules[name]
+                object.__setattr__(module, name, None)
             hidden.append((module, name))
     try:
         yield
     finally:
         for module, name in hidden:
-            del module.__dict__[name]
+            module.__dict__.pop(name, None)
             module._modules[name] = None
 
 

@@ -65,3 +65,28 @@ def test_head_parameters_match_the_paper(name):
     head = MODELS.build(cfg.model.decode_head)
     n = sum(p.numel() for p in head.parameters())
     assert abs(n / PAPER_HEAD_PARAMS[name] - 1) < 0.05, n
+
+
+def test_complexity_counts_split_backbone_and_head():
+    from mmtlsi.utils import count_flops, count_parameters
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'mtlsi',
+                                   'swin-t_nyud.py'))
+    cfg.merge_from_dict(TINY)
+    init_default_scope('mmseg')
+    model = MODELS.build(cfg.model)
+    # None submodules (Swin's optional norms, HRNet's fuse-layer slots) must
+    # not trip mmengine's counter
+    model.backbone.unused_norm = None
+    model.backbone.slots = torch.nn.ModuleList([torch.nn.Identity(), None])
+    params = count_parameters(model)
+    assert params['head'] == sum(
+        p.numel() for p in model.decode_head.parameters())
+    assert params['total'] == params['backbone'] + params['head']
+    flops = count_flops(model, (64, 64))
+    assert model.backbone.unused_norm is None
+    assert model.backbone.slots[1] is None
+    assert 0 < flops['backbone'] < flops['total']
+    assert flops['head'] == flops['total'] - flops['backbone']
+    # at least the stride-4 1x1 lateral convs of the four preliminary
+    # decoders (8 -> 16 channels on 16x16)
+    assert flops['head'] > 4 * 8 * 16 * 16 * 16
