@@ -1,1 +1,16 @@
+"""Evaluation: the field's metrics, the paper's tables, edge export."""
+from . import functional  # noqa: F401
+from .edge_export import EdgeExportHook, export_edge_predictions, save_edge_png
+from .metrics import MultiTaskMetric
+from .report import (
+                          comparison_table,
+                          dump_results,
+                          format_results_table,
+                          load_results,
+                          results_record,
+)
 
+__all__ = ['functional', 'MultiTaskMetric', 'EdgeExportHook',
+           'export_edge_predictions', 'save_edge_png', 'comparison_table',
+           'dump_results', 'format_results_table', 'load_results',
+           'results_record']

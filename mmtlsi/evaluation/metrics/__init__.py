@@ -1,1 +1,3 @@
+from .multi_task_metric import LOWER_IS_BETTER, MultiTaskMetric, image_id
 
+__all__ = ['LOWER_IS_BETTER', 'MultiTaskMetric', 'image_id']

@@ -1,0 +1,54 @@
+"""Multi-task performance Delta_m (Maninis et al. / MTI-Net).
+
+``Delta_m = 1/T sum_i (-1)^{l_i} (M_mt,i - M_st,i) / M_st,i * 100`` with
+``l_i = 1`` when lower is better for metric i. References (single-task numbers)
+come as a dict or a JSON / YAML file mapping metric keys to values, in the same
+units as the multi-task metrics (e.g. ``{'semseg/mIoU': 47.5, 'depth/rmse':
+0.55}``).
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Mapping
+
+__all__ = ['delta_m', 'load_references']
+
+
+def load_references(ref) -> dict:
+    """A dict of references from a dict, or a ``.json`` / ``.yaml`` path."""
+    if ref is None:
+        return {}
+    if isinstance(ref, Mapping):
+        return {str(k): float(v) for k, v in ref.items()}
+    path = os.fspath(ref)
+    with open(path) as f:
+        if path.endswith(('.yaml', '.yml')):
+            import yaml
+            data = yaml.safe_load(f)
+        else:
+            data = json.load(f)
+    return {str(k): float(v) for k, v in data.items()}
+
+
+def delta_m(metrics: Mapping[str, float], references: Mapping[str, float],
+            lower_is_better: Mapping[str, bool]) -> float:
+    """Delta_m in percent over the keys of ``references``.
+
+    Args:
+        metrics: multi-task results, key -> value.
+        references: single-task results, key -> value (the keys define the
+            metrics averaged).
+        lower_is_better: key -> True where lower is better.
+    """
+    if not references:
+        raise ValueError('no single-task references given')
+    terms = []
+    for key, ref in references.items():
+        if key not in metrics:
+            raise KeyError(f'metric {key!r} has a reference but no result')
+        if ref == 0:
+            raise ValueError(f'reference of {key!r} is 0')
+        sign = -1.0 if lower_is_better[key] else 1.0
+        terms.append(sign * (float(metrics[key]) - ref) / ref * 100.0)
+    return sum(terms) / len(terms)
