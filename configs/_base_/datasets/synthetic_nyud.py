@@ -66,4 +66,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # --- evaluation ------------------------------------------------------------
-# val_evaluator / test_evaluator: defined by the evaluation configs
+val_evaluator = dict(
+    type='MultiTaskMetric', tasks=tasks, task_cfg=task_cfg,
+    edge_max_dist=0.011, nproc=1)
+test_evaluator = val_evaluator
