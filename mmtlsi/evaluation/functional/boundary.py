@@ -29,8 +29,8 @@ MATLAB:
    assignment (CSA) on a sparse graph whose outlier edges are drawn at random,
    with an outlier cost of 100 times the radius, so it nearly always returns a
    maximum-cardinality matching; here a maximum-cardinality matching is
-   computed exactly (Hopcroft-Karp, ``scipy.sparse.csgraph``). The count can
-   only be >= CSA's; MATLAB's own runs differ by about +-5e-4 odsF.
+   computed exactly. The count can only be >= CSA's; MATLAB's own runs differ
+   by about +-5e-4 odsF.
 7. Per image and threshold the counts ``(cntR, sumR, cntP, sumP)`` = (matched
    GT pixels, GT pixels, matched predicted pixels, predicted pixels) are kept
    (:func:`boundary_counts`). **odsF** is the best F over thresholds of the
@@ -40,10 +40,25 @@ MATLAB:
    corner cases (no GT: P=0, R=1; no prediction: P=1, R=0) are kept.
 
 Counts are integers, so ``boundary_counts`` on disjoint image sets can be
-summed (or concatenated) and pooled exactly. Speed: see ``docs/evaluation.md``.
+summed (or concatenated) and pooled exactly.
+
+Two backends give identical counts (the size of a maximum matching is unique;
+the tests compare them):
+
+- ``'numba'`` (default when numba is importable): compiled thinning and
+  Hopcroft-Karp matching (``_boundary_kernels.py``); candidate pairs from a
+  list of pixel offsets within the radius; thresholds are swept from the
+  highest down and each matching starts from the previous one, less the
+  pixels that thinning no longer keeps.
+- ``'scipy'``: thinning in NumPy and, per threshold, an exact unit-capacity
+  max flow (``scipy.sparse.csgraph.maximum_flow``, Dinic) on candidate pairs
+  from a k-d tree. Several times slower; kept as the reference.
+
+Speed: see ``docs/evaluation.md``.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -52,11 +67,42 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_flow
 from scipy.spatial import cKDTree
 
+try:
+    from . import _boundary_kernels as _kernels
+except ImportError:          # numba missing: the scipy backend only
+    _kernels = None
+
 __all__ = [
     'quantize_edge_map', 'conv_tri', 'edge_orientation', 'edge_nms',
     'edge_thresholds', 'thin', 'seg2bmap', 'gt_boundary_map', 'match_count',
-    'boundary_counts', 'f_measure', 'boundary_scores',
+    'boundary_counts', 'f_measure', 'boundary_scores', 'BACKENDS',
+    'resolve_backend',
 ]
+
+#: implementations of thinning and matching (identical results)
+BACKENDS = ('numba', 'scipy')
+_warned_no_numba = False
+
+
+def resolve_backend(backend: str | None = None) -> str:
+    """``backend`` checked; ``None``: ``'numba'`` when importable, else
+    ``'scipy'`` (warning once per process)."""
+    global _warned_no_numba
+    if backend is None:
+        if _kernels is not None:
+            return 'numba'
+        if not _warned_no_numba:
+            _warned_no_numba = True
+            warnings.warn('numba is not installed: the boundary metric uses '
+                          'its scipy backend, several times slower '
+                          '(pip install numba)', stacklevel=2)
+        return 'scipy'
+    if backend not in BACKENDS:
+        raise ValueError(f'backend must be one of {BACKENDS}, got '
+                         f'{backend!r}')
+    if backend == 'numba' and _kernels is None:
+        raise ImportError('the numba backend needs numba (pip install numba)')
+    return backend
 
 
 # ----------------------------------------------------------------------------
@@ -235,14 +281,18 @@ def _thin_flat(buf: np.ndarray, pts: np.ndarray, width: int) -> np.ndarray:
     return pts
 
 
-def thin(mask: np.ndarray) -> np.ndarray:
+def thin(mask: np.ndarray, backend: str | None = None) -> np.ndarray:
     """Morphological thinning to convergence of a binary map (a new array)."""
     mask = np.asarray(mask, dtype=bool)
     h, w = mask.shape
     buf = np.zeros((h + 2, w + 2), dtype=np.uint8)
     buf[1:-1, 1:-1] = mask
     pts = np.flatnonzero(buf)
-    _thin_flat(buf, pts, w)   # works in place on a view of buf
+    # both work in place on buf
+    if resolve_backend(backend) == 'numba':
+        _kernels.thin_points(buf.reshape(-1), pts, w, _LUT1, _LUT2)
+    else:
+        _thin_flat(buf, pts, w)
     return buf[1:-1, 1:-1].astype(bool)
 
 
@@ -264,7 +314,8 @@ def seg2bmap(seg: np.ndarray) -> np.ndarray:
 
 
 def gt_boundary_map(gt: np.ndarray, ignore_index: int | None = 255,
-                    use_seg2bmap: bool = True) -> np.ndarray:
+                    use_seg2bmap: bool = True,
+                    backend: str | None = None) -> np.ndarray:
     """Ground-truth boundary pixels as SEISM sees them: thin(seg2bmap(gt)).
 
     ``ignore_index`` pixels are treated as background first (padding must be
@@ -277,14 +328,14 @@ def gt_boundary_map(gt: np.ndarray, ignore_index: int | None = 255,
     if ignore_index is not None:
         gt = np.where(gt == ignore_index, 0, gt)
     bmap = seg2bmap(gt) if use_seg2bmap else gt > 0
-    return thin(bmap)
+    return thin(bmap, backend)
 
 
 # ----------------------------------------------------------------------------
 # matching and counts
 # ----------------------------------------------------------------------------
-def match_count(pred: np.ndarray, gt: np.ndarray, max_dist: float = 0.011
-                ) -> int:
+def match_count(pred: np.ndarray, gt: np.ndarray, max_dist: float = 0.011,
+                backend: str | None = None) -> int:
     """Size of a maximum one-to-one matching between two binary maps.
 
     Pixels match when their Euclidean distance is <= ``max_dist`` times the
@@ -296,8 +347,36 @@ def match_count(pred: np.ndarray, gt: np.ndarray, max_dist: float = 0.011
     pp, gp = np.argwhere(pred), np.argwhere(gt)
     if not len(pp) or not len(gp):
         return 0
+    if resolve_backend(backend) == 'numba':
+        indptr, indices = _radius_graph(pred, gt, radius)
+        return int(_kernels.max_matching(
+            indptr, indices, np.arange(len(pp)),
+            np.full(len(pp), -1, np.int64), np.full(len(gp), -1, np.int64)))
     rows, cols = _pairs(gp, pp, radius)
     return _max_matching(rows, cols)
+
+
+def _radius_offsets(radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) offsets within ``radius`` (inclusive, with the k-d
+    tree's 1e-9 margin and its squared-distance test)."""
+    r = radius + 1e-9
+    k = int(np.floor(r))
+    dr, dc = np.mgrid[-k:k + 1, -k:k + 1]
+    keep = (dr * dr + dc * dc).astype(np.float64) <= r * r
+    return dr[keep].astype(np.int64), dc[keep].astype(np.int64)
+
+
+def _radius_graph(left_map: np.ndarray, right_map: np.ndarray,
+                  radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """CSR graph of the ``left_map`` pixels to the ``right_map`` pixels within
+    ``radius``, both numbered in ``np.argwhere`` (row-major) order."""
+    lidx = np.full(left_map.shape, -1, dtype=np.int64)
+    n_left = int(left_map.sum())
+    lidx[left_map] = np.arange(n_left)
+    rr, rc = np.nonzero(right_map)
+    off_r, off_c = _radius_offsets(radius)
+    return _kernels.radius_graph(lidx, rr.astype(np.int64),
+                                 rc.astype(np.int64), off_r, off_c, n_left)
 
 
 def _pairs(a: np.ndarray, b: np.ndarray, radius: float):
@@ -341,7 +420,8 @@ def boundary_counts(prob: np.ndarray, gt: np.ndarray,
                     thresholds: int | Sequence[float] = 101,
                     max_dist: float = 0.011, nms: bool = True,
                     quantize: bool = True, gt_is_boundary: bool = False,
-                    ignore_index: int | None = 255) -> np.ndarray:
+                    ignore_index: int | None = 255,
+                    backend: str | None = None) -> np.ndarray:
     """Per-threshold counts of one image, shape (T, 4), int64.
 
     Columns: ``cntR`` (matched GT pixels), ``sumR`` (GT pixels), ``cntP``
@@ -359,6 +439,8 @@ def boundary_counts(prob: np.ndarray, gt: np.ndarray,
         gt_is_boundary: when True, ``gt > 0`` pixels are used as they are
             (thinned), skipping seg2bmap; the protocol default is False.
         ignore_index: GT value treated as background.
+        backend: ``'numba'`` or ``'scipy'`` (identical counts), ``None`` for
+            numba when installed.
     """
     prob = np.asarray(prob, dtype=np.float32)
     if prob.ndim == 3:
@@ -376,7 +458,9 @@ def boundary_counts(prob: np.ndarray, gt: np.ndarray,
     edge = quantize_edge_map(prob) if quantize else prob
     if nms:
         edge = edge_nms(edge)
-    gt_map = gt_boundary_map(gt, ignore_index, use_seg2bmap=not gt_is_boundary)
+    backend = resolve_backend(backend)
+    gt_map = gt_boundary_map(gt, ignore_index, use_seg2bmap=not gt_is_boundary,
+                             backend=backend)
 
     counts = np.zeros((thr.size, 4), dtype=np.int64)
     gpts = np.argwhere(gt_map)
@@ -396,6 +480,17 @@ def boundary_counts(prob: np.ndarray, gt: np.ndarray,
     lookup[cand_pad] = np.arange(cand.size)
 
     radius = max_dist * float(np.hypot(h, w))
+    if backend == 'numba':
+        # candidates are numbered in row-major order, as edge > thr.min()
+        indptr, indices = _radius_graph(edge > thr.min(), gt_map, radius)
+        order = np.argsort(-thr, kind='stable')
+        matched, n_pred = _kernels.sweep(
+            cand_pad.astype(np.int64), cand_val, thr[order], flat_all, w,
+            _LUT1, _LUT2, lookup, indptr, indices, len(gpts))
+        counts[order, 0] = counts[order, 2] = matched
+        counts[order, 3] = n_pred
+        return counts
+
     if len(gpts):
         pr, pc = _pairs(gpts, np.stack([cr, cc], 1), radius)
     else:
