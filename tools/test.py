@@ -19,6 +19,7 @@ import mmtlsi  # noqa: E402  (applies mmtlsi.compat before mmseg is imported)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from mmtlsi.engine import init_cpu_process_group_if_needed  # noqa: E402
+from mmtlsi.engine.config_utils import set_data_root  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 
@@ -36,9 +37,8 @@ def parse_args():
         '--show', action='store_true', help='show prediction results')
     parser.add_argument(
         '--show-dir',
-        help='directory where painted images will be saved. '
-        'If specified, it will be automatically saved '
-        'to the work_dir/timestamp/show_dir')
+        help='directory where the pictures of the predictions are saved '
+        '(in DIR/vis_data/vis_image/)')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
@@ -95,6 +95,9 @@ def build_config(args) -> Config:
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+        if 'data_root' in args.cfg_options:
+            # `--cfg-options data_root=DIR` re-points every dataloader
+            set_data_root(cfg, args.cfg_options['data_root'])
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
@@ -128,7 +131,7 @@ def main():
     name = args.name or osp.splitext(osp.basename(args.config))[0]
     out_dir = args.out or runner.log_dir
     write_benchmark_table(runner, cfg, metrics, name=name, out_dir=out_dir,
-                          count_flops=not args.no_flops)
+                          count_flops_too=not args.no_flops)
 
 
 if __name__ == '__main__':

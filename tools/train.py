@@ -15,6 +15,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from mmtlsi.engine import init_cpu_process_group_if_needed  # noqa: E402
+from mmtlsi.engine.config_utils import set_data_root  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 
@@ -61,6 +62,9 @@ def build_config(args) -> Config:
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+        if 'data_root' in args.cfg_options:
+            # `--cfg-options data_root=DIR` re-points every dataloader
+            set_data_root(cfg, args.cfg_options['data_root'])
 
     # work_dir: CLI > config > ./work_dirs/<config name>
     if args.work_dir is not None:

@@ -17,7 +17,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 import mmtlsi  # noqa: E402,F401
-from mmtlsi.datasets.visual import draw_multi_task_sample  # noqa: E402
+from mmtlsi.visualization import MultiTaskVisualizer  # noqa: E402
 
 
 def parse_args():
@@ -35,6 +35,22 @@ def parse_args():
     return p.parse_args()
 
 
+def _upscale(sample, scale):
+    """Nearest-neighbour upscaled copy of every ground-truth map."""
+    import torch.nn.functional as F
+    from mmengine.structures import PixelData
+
+    from mmtlsi.tasks import TASK_SPECS
+    sample = sample.clone()
+    for spec in TASK_SPECS.values():
+        if spec.gt_field in sample:
+            data = sample.get(spec.gt_field).data[None].float()
+            data = F.interpolate(data, scale_factor=scale, mode='nearest')
+            sample.set_field(PixelData(data=data[0].to(
+                sample.get(spec.gt_field).data.dtype)), spec.gt_field)
+    return sample
+
+
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -44,14 +60,20 @@ def main():
     from mmseg.registry import DATASETS
     dataset = DATASETS.build(cfg[f'{args.split}_dataloader']['dataset'])
     os.makedirs(args.output_dir, exist_ok=True)
+    visualizer = MultiTaskVisualizer(name='browse_dataset')
+    visualizer.dataset_meta = dataset.metainfo
     n = min(args.max_samples, len(dataset))
     for i in range(n):
         item = dataset[i]
         sample = item['data_samples']
-        h = item['inputs'].shape[-2]
+        image = item['inputs'].permute(1, 2, 0).numpy()[..., ::-1]  # RGB
+        h = image.shape[0]
         scale = args.scale or (2 if h < 256 else 1)
-        pic = draw_multi_task_sample(item['inputs'], sample,
-                                     dataset.metainfo, scale=scale)
+        if scale > 1:
+            image = cv2.resize(image, None, fx=scale, fy=scale,
+                               interpolation=cv2.INTER_NEAREST)
+            sample = _upscale(sample, scale)
+        pic = visualizer.draw_multitask(image, sample, draw_pred=False)
         name = sample.metainfo.get('img_id') or osp.splitext(
             osp.basename(sample.img_path))[0]
         out = osp.join(args.output_dir, f'{i:05d}_{name}.png')

@@ -16,7 +16,9 @@ default_hooks = dict(
     # 'auto': the first metric the evaluator reports; set e.g.
     # save_best='multi-task/delta_m', rule='greater' when the evaluator
     # reports Delta_m.
+    # checkpoints are written atomically (write, fsync, rename)
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4000,
-                    max_keep_ckpts=2, save_best='auto'),
+                    max_keep_ckpts=2, save_best='auto',
+                    backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
