@@ -66,7 +66,9 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # --- evaluation ------------------------------------------------------------
+# tasks=None: every task the model predicts, so a config that selects tasks
+# in the model (model.decode_head.tasks) needs no change here
 val_evaluator = dict(
-    type='MultiTaskMetric', tasks=tasks, task_cfg=task_cfg,
+    type='MultiTaskMetric', tasks=None, task_cfg=task_cfg,
     edge_max_dist=0.011, nproc=2)
 test_evaluator = val_evaluator
