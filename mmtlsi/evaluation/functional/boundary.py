@@ -1,4 +1,4 @@
-"""Boundary detection: odsF / oisF with the SEISM protocol, in NumPy/SciPy.
+"""Boundary detection: odsF / oisF with the SEISM protocol (NumPy, numba).
 
 The multi-task literature (ATRC, InvPT, TaskPrompter, ...) scores boundaries
 with the SEISM MATLAB toolbox. This module reproduces that procedure without
