@@ -66,7 +66,7 @@ class TaskSpec:
     def is_label_map(self) -> bool:
         return self.gt_dtype == 'int64'
 
-    def with_overrides(self, **overrides) -> 'TaskSpec':
+    def with_overrides(self, **overrides) -> TaskSpec:
         """A copy with some fields replaced (unknown keys go to ``extra``)."""
         known = {f.name for f in dataclasses.fields(self)}
         fields = {k: v for k, v in overrides.items() if k in known}
@@ -143,7 +143,7 @@ def get_task_spec(name: str, **overrides) -> TaskSpec:
 
 def build_task_specs(tasks: Iterable[str] | Mapping[str, dict | None],
                      task_cfg: Mapping[str, dict] | None = None
-                     ) -> 'OrderedDict[str, TaskSpec]':
+                     ) -> OrderedDict[str, TaskSpec]:
     """Resolve a config's task selection into specs, in the given order.
 
     Args:

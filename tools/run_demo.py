@@ -57,12 +57,12 @@ def last_checkpoint(work_dir):
 
 def constant_baseline(cfg_path, cfg_options, out_dir):
     """Fit the constant predictor on the training split, evaluate on test."""
-    import mmtlsi  # noqa: F401
     from mmengine.config import Config, DictAction  # noqa: F401
     from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS, METRICS
     from tqdm import tqdm
 
+    import mmtlsi  # noqa: F401
     from mmtlsi.engine.constant_baseline import ConstantPredictor
     from mmtlsi.evaluation.report import dump_results
     from mmtlsi.tasks import build_task_specs
@@ -126,8 +126,11 @@ def main():
     const_metrics, specs = constant_baseline(args.config, args.cfg_options,
                                              work_dir)
 
-    from mmtlsi.evaluation.report import (TASK_COLUMNS, comparison_table,
-                                          load_results)
+    from mmtlsi.evaluation.report import (
+        TASK_COLUMNS,
+        comparison_table,
+        load_results,
+    )
     model_rec = load_results(osp.join(work_dir, 'MTLSI-Net (demo).json'))
     const_rec = load_results(osp.join(work_dir, 'constant_predictor.json'))
     lines = ['', comparison_table([model_rec, const_rec], fmt='text'), '',

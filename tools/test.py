@@ -15,12 +15,13 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import mmtlsi  # noqa: E402  (applies mmtlsi.compat before mmseg is imported)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+from mmseg.registry import RUNNERS  # noqa: E402
+
+import mmtlsi  # noqa: E402,F401  (applies mmtlsi.compat before mmseg is imported)
 from mmtlsi.engine import init_cpu_process_group_if_needed  # noqa: E402
 from mmtlsi.engine.config_utils import set_data_root  # noqa: E402
-from mmseg.registry import RUNNERS  # noqa: E402
 
 
 def parse_args():
@@ -77,9 +78,8 @@ def trigger_visualization_hook(cfg, args):
     default_hooks = cfg.default_hooks
     if 'visualization' not in default_hooks:
         raise RuntimeError(
-            'VisualizationHook must be included in default_hooks. '
-            'refer to usage "visualization=dict(type=\'SegVisualizationHook\')"'
-        )
+            '--show/--show-dir need default_hooks.visualization, e.g. '
+            "visualization=dict(type='SegVisualizationHook')")
     visualization_hook = default_hooks['visualization']
     visualization_hook['draw'] = True
     if args.show:

@@ -1,4 +1,4 @@
-"""Train a model: ``python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp]``.
+"""Train a model: ``python tools/train.py CONFIG [--resume] [--amp]``.
 
 Same flags as MMSegmentation's ``tools/train.py``.
 """
@@ -10,13 +10,14 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import mmtlsi  # noqa: E402  (applies mmtlsi.compat before mmseg is imported)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+from mmseg.registry import RUNNERS  # noqa: E402
+
+import mmtlsi  # noqa: E402,F401  (applies mmtlsi.compat before mmseg is imported)
 from mmtlsi.engine import init_cpu_process_group_if_needed  # noqa: E402
 from mmtlsi.engine.config_utils import set_data_root  # noqa: E402
-from mmseg.registry import RUNNERS  # noqa: E402
 
 
 def parse_args():

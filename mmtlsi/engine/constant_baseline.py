@@ -29,7 +29,7 @@ class ConstantPredictor:
         self.specs = specs
         self.values: dict[str, np.ndarray] = {}
 
-    def fit(self, samples: Iterable[SegDataSample]) -> 'ConstantPredictor':
+    def fit(self, samples: Iterable[SegDataSample]) -> ConstantPredictor:
         counts: dict[str, np.ndarray] = {}
         sums: dict[str, np.ndarray] = {}
         totals: dict[str, float] = {}

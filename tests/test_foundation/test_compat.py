@@ -136,6 +136,7 @@ def test_pickle_that_runs_code_is_refused(tmp_path):
 
 
 def test_getattr_is_not_allow_listed():
-    names = {getattr(g, '__name__', '') for g in compat.checkpoint_safe_globals()}
+    names = {getattr(g, '__name__', '')
+             for g in compat.checkpoint_safe_globals()}
     assert 'getattr' not in names
     assert 'system' not in names

@@ -1,12 +1,14 @@
-"""Print the fully merged config: ``python tools/misc/print_config.py CONFIG``."""
+"""Print the merged config: ``python tools/misc/print_config.py CONFIG``."""
 import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mmengine.config import Config, DictAction  # noqa: E402
 
 import mmtlsi  # noqa: E402,F401
-from mmengine.config import Config, DictAction  # noqa: E402
 
 
 def parse_args():
