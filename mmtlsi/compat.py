@@ -14,8 +14,8 @@ What it does, and why (``docs/install.md`` has the long story):
    provides pure-PyTorch versions of the names mmseg imports unconditionally
    (``point_sample``, ``sigmoid_focal_loss``); any other op raises
    ``ModuleNotFoundError`` (which mmseg's optional imports already catch)
-   with a message that points at the full-mmcv install instructions. When full mmcv is
-   installed, nothing is replaced.
+   with a message that points at the full-mmcv install instructions. When
+   full mmcv is installed, nothing is replaced.
 
 2. **Safe checkpoint loading.** torch >= 2.6 loads with ``weights_only=True``
    by default, and mmengine 0.10.x checkpoints hold a message hub (history
