@@ -37,7 +37,9 @@ def init_cpu_process_group_if_needed(launcher: str) -> bool:
 
 def _register_cpu_ddp():
     from mmengine.model import MMDistributedDataParallel
-    from mmseg.registry import MODEL_WRAPPERS
+
+    # the Runner looks wrappers up in mmengine's root registry
+    from mmengine.registry import MODEL_WRAPPERS
 
     @MODEL_WRAPPERS.register_module()
     class CPUDistributedDataParallel(MMDistributedDataParallel):
