@@ -140,3 +140,30 @@ def test_getattr_is_not_allow_listed():
              for g in compat.checkpoint_safe_globals()}
     assert 'getattr' not in names
     assert 'system' not in names
+
+
+def test_custom_imports_in_a_config_run_by_mmseg_style_tools():
+    """mmseg's tools import mmengine and mmseg.registry, then read the config;
+    `custom_imports=['mmtlsi']` must apply the compat layer before the first
+    model module is imported."""
+    import subprocess
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    code = '\n'.join([
+        'import sys',
+        'from mmengine.config import Config',
+        'from mmengine.runner import Runner',
+        'from mmseg.registry import RUNNERS, MODELS',
+        'assert "mmtlsi" not in sys.modules',
+        f'cfg = Config.fromfile({repo!r} + '
+        '"/configs/demo/mtlsi_tiny_synthetic-nyud.py")',
+        'from mmengine.registry import init_default_scope',
+        'init_default_scope("mmseg")',
+        'import mmseg.models',
+        'print(type(MODELS.build(cfg.model)).__name__)',
+    ])
+    env = dict(os.environ, PYTHONPATH=repo)
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, timeout=300, env=env, cwd='/')
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == 'MultiTaskEncoderDecoder'
