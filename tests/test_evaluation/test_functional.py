@@ -100,3 +100,19 @@ def test_delta_m_hand_case():
     mt['depth/rmse'] = 0.45
     assert delta_m(mt, st, {'semseg/mIoU': False, 'depth/rmse': True}) == \
         pytest.approx(10.0)
+
+
+def test_references_from_single_task_result_files(tmp_path):
+    import json
+
+    from mmtlsi.evaluation.functional import load_references
+    files = []
+    for task, key, value in (('semseg', 'semseg/mIoU', 40.0),
+                             ('depth', 'depth/rmse', 0.6)):
+        path = tmp_path / f'{task}.json'
+        path.write_text(json.dumps(dict(
+            name=task, tasks=[task],
+            metrics={key: value, f'{task}/extra': 1.0})))
+        files.append(str(path))
+    refs = load_references(files)
+    assert refs == {'semseg/mIoU': 40.0, 'depth/rmse': 0.6}

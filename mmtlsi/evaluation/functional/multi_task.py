@@ -4,7 +4,8 @@
 ``l_i = 1`` when lower is better for metric i. References (single-task numbers)
 come as a dict or a JSON / YAML file mapping metric keys to values, in the same
 units as the multi-task metrics (e.g. ``{'semseg/mIoU': 47.5, 'depth/rmse':
-0.55}``).
+0.55}``), or as the result files ``tools/test.py`` writes for single-task
+models (one per task; their main metrics are taken), or a list of these.
 """
 from __future__ import annotations
 
@@ -16,18 +17,29 @@ __all__ = ['delta_m', 'load_references']
 
 
 def load_references(ref) -> dict:
-    """A dict of references from a dict, or a ``.json`` / ``.yaml`` path."""
+    """References from a dict, a ``.json`` / ``.yaml`` path, a results file
+    of ``tools/test.py`` (its tasks' main metrics), or a list of these."""
     if ref is None:
         return {}
+    if isinstance(ref, (list, tuple)):
+        merged = {}
+        for item in ref:
+            merged.update(load_references(item))
+        return merged
     if isinstance(ref, Mapping):
-        return {str(k): float(v) for k, v in ref.items()}
-    path = os.fspath(ref)
-    with open(path) as f:
-        if path.endswith(('.yaml', '.yml')):
-            import yaml
-            data = yaml.safe_load(f)
-        else:
-            data = json.load(f)
+        data = ref
+    else:
+        path = os.fspath(ref)
+        with open(path) as f:
+            if path.endswith(('.yaml', '.yml')):
+                import yaml
+                data = yaml.safe_load(f)
+            else:
+                data = json.load(f)
+    if 'metrics' in data and 'tasks' in data:  # a tools/test.py record
+        from mmtlsi.tasks import get_task_spec
+        keys = [f'{t}/{get_task_spec(t).metric}' for t in data['tasks']]
+        return {k: float(data['metrics'][k]) for k in keys}
     return {str(k): float(v) for k, v in data.items()}
 
 
