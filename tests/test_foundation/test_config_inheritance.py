@@ -52,3 +52,29 @@ def test_package_route_works_in_a_fresh_interpreter(tmp_path):
                               'PYTHONPATH': REPO})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == '2'
+
+
+def test_overridden_parts_of_a_package_base_still_build(tmp_path):
+    """Dicts overridden under a `mmtlsi::` base carry `_scope_='mmtlsi'`;
+    the registries of that scope must resolve to mmseg's (and so to ours)."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS, METRICS, MODELS
+
+    cfg_file = _write(tmp_path / 'downstream.py', f"""
+        _base_ = 'mmtlsi::demo/mtlsi_tiny_synthetic-nyud.py'
+        model = dict(decode_head=dict(num_tokens=8))
+        val_evaluator = dict(edge_max_dist=0.02)
+        test_dataloader = dict(dataset=dict(
+            data_root='{tmp_path / "synthetic"}', num_train=2, num_val=1,
+            img_size=(32, 48)))
+        """)
+    cfg = Config.fromfile(cfg_file)
+    assert cfg.model['_scope_'] == 'mmtlsi'
+    init_default_scope('mmseg')
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == 'MultiTaskEncoderDecoder'
+    assert model.decode_head.distillers['semseg'].num_tokens == 8
+    assert type(METRICS.build(cfg.val_evaluator)).__name__ == \
+        'MultiTaskMetric'
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    assert len(dataset) == 1
