@@ -11,9 +11,16 @@ children below answer, and every lookup in them continues in their parent,
 mmseg's registry, where the modules are.
 """
 from mmengine.registry import Registry
+from mmseg.registry import (  # noqa: F401
+    DATASETS,
+    HOOKS,
+    METRICS,
+    MODELS,
+    TRANSFORMS,
+    VISBACKENDS,
+    VISUALIZERS,
+)
 from mmseg.registry import registry as _mmseg_registry
-from mmseg.registry import (DATASETS, HOOKS, METRICS, MODELS,  # noqa: F401
-                            TRANSFORMS, VISBACKENDS, VISUALIZERS)
 
 SCOPE = 'mmtlsi'
 
