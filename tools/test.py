@@ -79,7 +79,7 @@ def trigger_visualization_hook(cfg, args):
     if 'visualization' not in default_hooks:
         raise RuntimeError(
             '--show/--show-dir need default_hooks.visualization, e.g. '
-            "visualization=dict(type='SegVisualizationHook')")
+            "visualization=dict(type='MultiTaskVisualizationHook')")
     visualization_hook = default_hooks['visualization']
     visualization_hook['draw'] = True
     if args.show:

@@ -146,3 +146,21 @@ def test_two_process_cpu_run_matches_one_process(trained):
           '--launcher', 'pytorch', '--cfg-options', 'train_cfg.max_iters=2'],
          REPO)
     assert osp.exists(osp.join(trained['root'], 'ddp', 'iter_2.pth'))
+
+
+def test_test_only_run_with_pictures_needs_no_training_split(trained,
+                                                             tmp_path):
+    """--show-dir must not build the training dataset: the training split
+    points at a missing folder, which a synthetic dataset, once built, would
+    generate."""
+    show_dir = str(tmp_path / 'show')
+    _run([sys.executable, 'tools/test.py', trained['cfg'],
+          osp.join(trained['work_dir'], 'iter_4.pth'), '--work-dir',
+          str(tmp_path / 'w'), '--no-flops', '--show-dir', show_dir,
+          '--cfg-options', 'default_hooks.visualization.interval=1',
+          f'train_dataloader.dataset.data_root={tmp_path}/missing'], REPO)
+    pictures = sorted(os.listdir(osp.join(show_dir, 'vis_data',
+                                          'vis_image')))
+    assert pictures == ['test_val_00000_0.png', 'test_val_00001_0.png',
+                        'test_val_00002_0.png']
+    assert not osp.exists(tmp_path / 'missing')

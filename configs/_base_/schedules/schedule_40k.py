@@ -21,4 +21,4 @@ default_hooks = dict(
                     max_keep_ckpts=2, save_best='auto',
                     backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+    visualization=dict(type='MultiTaskVisualizationHook'))
