@@ -1,7 +1,8 @@
 """Write edge predictions as the 8-bit PNGs that SEISM reads.
 
 Each prediction becomes ``DIR/<image id>.png`` holding ``uint8(trunc(255 p))``
-(the reference code's ``uint8(255 * p)``), ``<image id>`` being the basename of
+(:func:`mmtlsi.utils.edge_maps.edge_to_uint8`, the reference code's
+``uint8(255 * p)``), ``<image id>`` being the basename of
 ``img_path`` without extension. ``docs/evaluation.md`` explains how to run
 SEISM on such a folder.
 
@@ -21,18 +22,9 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ['edge_to_uint8', 'save_edge_png', 'export_edge_predictions',
-           'EdgeExportHook']
+from mmtlsi.utils.edge_maps import edge_to_uint8
 
-
-def edge_to_uint8(prob) -> np.ndarray:
-    """(H, W) uint8 = trunc(255 * clip(p, 0, 1))."""
-    if hasattr(prob, 'detach'):
-        prob = prob.detach().cpu().numpy()
-    prob = np.asarray(prob, dtype=np.float64)
-    if prob.ndim == 3:
-        prob = prob[0]
-    return np.floor(np.clip(prob, 0.0, 1.0) * 255.0).astype(np.uint8)
+__all__ = ['save_edge_png', 'export_edge_predictions', 'EdgeExportHook']
 
 
 def save_edge_png(prob, path: str) -> str:

@@ -1,77 +1,23 @@
 """Compiled (numba) kernels of the boundary metric; see ``boundary.py``.
 
-Four entry points, compiled on first use and cached on disk
-(``__pycache__`` next to this file, else numba's user-wide cache directory;
-without any writable place they are compiled in memory in each process):
+Three entry points, compiled on first use and cached on disk (see
+:func:`mmtlsi.utils.jit.njit_cached`):
 
-- :func:`thin_points`: the thinning of ``boundary._thin_flat``, same result;
 - :func:`radius_graph`: candidate pairs (left pixel, right pixel) within a
   radius, from an offset list, as a CSR adjacency of the left pixels;
 - :func:`max_matching`: maximum-cardinality bipartite matching
   (Hopcroft-Karp) of the active left vertices, continuing from a given
   matching;
-- :func:`sweep`: thinning and matching for every threshold of one image.
-
-Importing this module raises ImportError when numba is missing.
+- :func:`sweep`: thinning (:func:`mmtlsi.utils.edge_maps.thin_points`) and
+  matching for every threshold of one image.
 """
-import numba
 import numpy as np
 
-
-def _jit(fn):
-    # cache=True needs a writable cache directory when the function is
-    # decorated; without one numba raises, so fall back to in-memory code
-    try:
-        return numba.njit(cache=True, nogil=True)(fn)
-    except RuntimeError:
-        return numba.njit(nogil=True)(fn)
+from mmtlsi.utils.edge_maps import thin_points
+from mmtlsi.utils.jit import njit_cached
 
 
-@_jit
-def thin_points(buf, pts, width, lut1, lut2):
-    """Thin the pixels ``pts`` (flat indices into the zero-framed ``buf``).
-
-    ``buf`` (uint8, flat, (H+2)*(W+2)) holds 1 at ``pts`` and 0 elsewhere and
-    is updated in place. Each sub-iteration decides on all pixels from the
-    same state, then deletes; stops when a full iteration deletes nothing.
-    Returns the remaining indices, in the order of ``pts``.
-    """
-    stride = width + 2
-    n = pts.size
-    cur = pts.copy()
-    delete = np.zeros(n, dtype=np.bool_)
-    while n > 0:
-        changed = False
-        for sub in range(2):
-            lut = lut1 if sub == 0 else lut2
-            hit = False
-            for i in range(n):
-                p = cur[i]
-                code = (buf[p + 1] | (buf[p - stride + 1] << 1)
-                        | (buf[p - stride] << 2)
-                        | (buf[p - stride - 1] << 3) | (buf[p - 1] << 4)
-                        | (buf[p + stride - 1] << 5)
-                        | (buf[p + stride] << 6)
-                        | (buf[p + stride + 1] << 7))
-                d = lut[code]
-                delete[i] = d
-                hit = hit or d
-            if hit:
-                changed = True
-                m = 0
-                for i in range(n):
-                    if delete[i]:
-                        buf[cur[i]] = 0
-                    else:
-                        cur[m] = cur[i]
-                        m += 1
-                n = m
-        if not changed:
-            break
-    return cur[:n].copy()
-
-
-@_jit
+@njit_cached
 def radius_graph(left_index, rows, cols, off_r, off_c, n_left):
     """CSR adjacency (indptr, indices) of the left pixels (``left_index``
     >= 0, their index) to the right pixels j (``rows[j], cols[j]``) whose
@@ -99,7 +45,7 @@ def radius_graph(left_index, rows, cols, off_r, off_c, n_left):
     return indptr, indices
 
 
-@_jit
+@njit_cached
 def max_matching(indptr, indices, active, match_l, match_r):
     """Grow ``match_l`` / ``match_r`` to a maximum matching; return its size.
 
@@ -185,7 +131,7 @@ def max_matching(indptr, indices, active, match_l, match_r):
                 size += 1
 
 
-@_jit
+@njit_cached
 def sweep(cand_pad, cand_val, thr_desc, buf, width, lut1, lut2, lookup,
           indptr, indices, n_right):
     """Matched and predicted pixel counts for each threshold of
@@ -221,7 +167,7 @@ def sweep(cand_pad, cand_val, thr_desc, buf, width, lut1, lut2, lookup,
         pts = above[:n_above]
         for i in range(n_above):
             buf[pts[i]] = 1
-        kept = thin_points(buf, pts, width, lut1, lut2)
+        kept = thin_points(buf, pts, width, lut1, lut2, -1)
         n_pred[t] = kept.size
         is_active[:] = False
         active = np.empty(kept.size, dtype=np.int64)
