@@ -173,8 +173,12 @@ def _interp(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     dy0 = y - y0.astype(_F)
     dx1 = _f32(1) - dx0
     dy1 = _f32(1) - dy0
-    return (((img[y0, x0] * dx1) * dy1 + (img[y0, x0 + 1] * dx0) * dy1)
-            + (img[y0 + 1, x0] * dx1) * dy0) + (img[y0 + 1, x0 + 1] * dx0) * dy0
+    # ((a + b) + c) + d, each term (I * dx) * dy, all float32, as in C
+    a = (img[y0, x0] * dx1) * dy1
+    b = (img[y0, x0 + 1] * dx0) * dy1
+    c = (img[y0 + 1, x0] * dx1) * dy0
+    d = (img[y0 + 1, x0 + 1] * dx0) * dy0
+    return ((a + b) + c) + d
 
 
 def edge_nms(edge: np.ndarray, orientation: np.ndarray | None = None,
