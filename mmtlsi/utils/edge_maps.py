@@ -2,9 +2,9 @@
 
 - **8-bit quantisation** of an edge probability map, as the multi-task
   reference code saves it and SEISM reads it back:
-  :func:`edge_to_uint8` (``uint8(trunc(255 p))``, the PNG) and
-  :func:`quantize_edge_map` (the PNG read back as MATLAB's ``im2single``
-  does, ``single(v) / 255``).
+  :func:`edge_to_uint8` (``uint8(trunc(255 p))``, the PNG),
+  :func:`edge_from_uint8` (the PNG read back as MATLAB's ``im2single`` does,
+  ``single(v) / 255``) and :func:`quantize_edge_map` (both).
 - **Thinning** (:func:`thin`): MATLAB's ``bwmorph(bw, 'thin', n)``, the
   parallel two-subiteration algorithm that Lam, Lee & Suen (1992, p. 879)
   describe (Guo & Hall's A1). Used for the ground-truth and predicted boundary
@@ -33,8 +33,8 @@ import numpy as np
 
 from .jit import njit_cached
 
-__all__ = ['EDGE_LEVELS', 'edge_to_uint8', 'quantize_edge_map', 'thin',
-           'THIN_LUTS', 'thin_points']
+__all__ = ['EDGE_LEVELS', 'edge_to_uint8', 'edge_from_uint8',
+           'quantize_edge_map', 'thin', 'THIN_LUTS', 'thin_points']
 
 #: the grey levels of a saved edge map
 EDGE_LEVELS = 255
@@ -57,11 +57,17 @@ def edge_to_uint8(prob) -> np.ndarray:
     return np.floor(np.clip(prob, 0.0, 1.0) * EDGE_LEVELS).astype(np.uint8)
 
 
+def edge_from_uint8(values) -> np.ndarray:
+    """A saved 8-bit edge map as SEISM reads it: ``im2single``, i.e.
+    ``single(v) / 255`` (a correctly rounded float32 division)."""
+    return np.asarray(values, dtype=np.uint8).astype(np.float32) / np.float32(
+        EDGE_LEVELS)
+
+
 def quantize_edge_map(prob) -> np.ndarray:
-    """The saved PNG as SEISM reads it: ``single(uint8 value) / 255``
-    (``im2single``, a correctly rounded float32 division)."""
-    return (edge_to_uint8(prob).astype(np.float32)
-            / np.float32(EDGE_LEVELS))
+    """``edge_from_uint8(edge_to_uint8(prob))``: the float32 map SEISM works
+    on when ``prob`` is saved as a PNG."""
+    return edge_from_uint8(edge_to_uint8(prob))
 
 
 # ----------------------------------------------------------------------------
