@@ -98,3 +98,48 @@ def boundary_counts_reference(prob, gt, thresholds=101, max_dist=0.011,
         m = match_count_maxflow(pred, gmap, max_dist)
         out[k] = (m, gmap.sum(), m, pred.sum())
     return out
+
+
+def conv_tri_loops(img, radius):
+    """``convConst``'s ``convTri`` / ``convTriY`` (s = 1) transcribed loop by
+    loop, one float32 operation at a time (column-major like MATLAB)."""
+    f = np.float32
+    img = np.asarray(img, f)
+    h, w = img.shape
+    r = radius + 1
+    nrm = f(1) / f(r * r * r * r)
+    col = [img[:, i] for i in range(w)]
+    out = np.zeros((h, w), f)
+
+    def tri_y(vec):                     # convTriY(I, O, h, r - 1, 1)
+        o = np.zeros(h, f)
+        t = u = vec[0]
+        for j in range(1, r):
+            t = f(t + vec[j])
+            u = f(u + t)
+        u = f(f(2) * u - t)
+        t = f(0)
+        o[0] = u
+        for j in range(1, h):
+            a = vec[r - j] if j < r + 1 else vec[j - r - 1]
+            b = vec[r - 1 + j] if j < h - r + 1 else vec[2 * h - r - j]
+            t = f(t + f(f(a + b) - f(2) * vec[j - 1]))
+            u = f(u + t)
+            o[j] = u
+        return o
+
+    t_vec = col[0].copy()
+    u_vec = col[0].copy()
+    for i in range(1, r):
+        t_vec = t_vec + col[i]
+        u_vec = u_vec + t_vec
+    u_vec = nrm * (f(2) * u_vec - t_vec)
+    t_vec = np.zeros(h, f)
+    out[:, 0] = tri_y(u_vec)
+    for i in range(1, w):
+        left = col[r - i] if i <= r else col[i - 1 - r]
+        right = col[i - 1 + r] if i <= w - r else col[2 * w - r - i]
+        t_vec = t_vec + ((left + right) - f(2) * col[i - 1])
+        u_vec = u_vec + nrm * t_vec
+        out[:, i] = tri_y(u_vec)
+    return out

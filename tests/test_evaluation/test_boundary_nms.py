@@ -6,6 +6,7 @@ tie depends on them.
 """
 import numpy as np
 import pytest
+from boundary_oracle import conv_tri_loops
 
 from mmtlsi.evaluation.functional.boundary_nms import (
     conv_tri,
@@ -170,3 +171,10 @@ def test_quantisation():
         q, np.array([[0, 0, 127, 254, 255, 255]], F) / F(255))
     with pytest.raises(ValueError):
         quantize_edge_map(np.zeros((2, 3, 4)))
+
+
+def test_conv_tri_equals_the_c_loops_bit_for_bit():
+    rng = np.random.default_rng(5)
+    for h, w in ((10, 10), (23, 41), (64, 37)):
+        img = (np.floor(rng.random((h, w)) * 256) / 255).astype(F)
+        assert np.array_equal(conv_tri(img, 4), conv_tri_loops(img, 4))

@@ -53,32 +53,35 @@ def _f32(x) -> np.float32:
 def _tri_pass(img: np.ndarray, radius: int, nrm: np.float32 | None
               ) -> np.ndarray:
     """One pass of ``convConst``'s triangle filter along axis 0 of ``img``
-    (all the other positions at once). ``nrm``: the first pass multiplies
-    the running sum's increments by it (``convTri``), the second does not
-    (``convTriY``)."""
+    (all the other positions at once).
+
+    The C loop keeps two float32 running sums per position: ``t += (left +
+    right) - 2 * mid`` and ``u += nrm * t`` (first pass, ``convTri``) or
+    ``u += t`` (second pass, ``convTriY``). Both are sequential sums, which
+    ``np.add.accumulate`` computes in the same order (not pairwise).
+    """
     img = np.asarray(img, dtype=_F)
     n = img.shape[0]
     r = radius + 1
-    two = _f32(2)
-    out = np.empty_like(img)
     # initial sums: t = I0 + .. + I_{r-1}, u = sum of the partial sums of t
     t = img[0].copy()
     u = img[0].copy()
     for i in range(1, r):
         t = t + img[i]
         u = u + t
-    u = two * u - t
+    u = _f32(2) * u - t
     if nrm is not None:
         u = nrm * u
-    out[0] = u
-    t = np.zeros_like(t)
-    for j in range(1, n):
-        left = img[r - j] if j <= r else img[j - 1 - r]
-        right = img[j - 1 + r] if j - 1 + r < n else img[2 * n - r - j]
-        t = t + ((left + right) - two * img[j - 1])
-        u = u + (nrm * t if nrm is not None else t)
-        out[j] = u
-    return out
+    # increments for j = 1..n-1: left = I[j-1-r] (mirrored: I[r-j]),
+    # mid = I[j-1], right = I[j-1+r] (mirrored: I[2n-r-j])
+    j = np.arange(1, n)
+    left = np.where(j <= r, r - j, j - 1 - r)
+    right = np.where(j - 1 + r < n, j - 1 + r, 2 * n - r - j)
+    inc = (img[left] + img[right]) - _f32(2) * img[j - 1]
+    t = np.add.accumulate(inc, axis=0, dtype=_F)
+    if nrm is not None:
+        t = nrm * t
+    return np.add.accumulate(np.concatenate([u[None], t]), axis=0, dtype=_F)
 
 
 def conv_tri(img: np.ndarray, radius: int = 4) -> np.ndarray:
