@@ -8,12 +8,14 @@ Three entry points, compiled on first use and cached on disk (see
 - :func:`max_matching`: maximum-cardinality bipartite matching
   (Hopcroft-Karp) of the active left vertices, continuing from a given
   matching;
-- :func:`sweep`: thinning (:func:`mmtlsi.utils.edge_maps.thin_points`) and
-  matching for every threshold of one image.
+- :func:`rematch`: the matching of the next threshold's pixels, from the
+  previous one.
+
+The kernels call only each other: numba's disk cache does not notice changes
+to a compiled function of another module that a cached kernel calls.
 """
 import numpy as np
 
-from mmtlsi.utils.edge_maps import thin_points
 from mmtlsi.utils.jit import njit_cached
 
 
@@ -132,58 +134,24 @@ def max_matching(indptr, indices, active, match_l, match_r):
 
 
 @njit_cached
-def sweep(cand_pad, cand_val, thr_desc, buf, width, lut1, lut2, lookup,
-          indptr, indices, n_right):
-    """Matched and predicted pixel counts for each threshold of
-    ``thr_desc`` (non-increasing).
-
-    Candidates (padded flat index ``cand_pad``, value ``cand_val``) above a
-    threshold are thinned in ``buf`` (zero on entry and exit); the thinned
-    pixels are matched to the right vertices (ground truth) of the CSR graph
-    (left vertex = candidate index, ``lookup`` maps a padded flat index to
-    it). The matching of the previous threshold, less the pixels that are
-    gone, is the starting point of the next one.
-    """
-    n_thr = thr_desc.size
-    n_cand = cand_pad.size
-    matched = np.zeros(n_thr, dtype=np.int64)
-    n_pred = np.zeros(n_thr, dtype=np.int64)
-    match_l = np.full(n_cand, -1, dtype=np.int64)
-    match_r = np.full(n_right, -1, dtype=np.int64)
-    is_active = np.zeros(n_cand, dtype=np.bool_)
-    above = np.empty(n_cand, dtype=np.int64)
-    prev_n = -1
-    for t in range(n_thr):
-        n_above = 0
-        for i in range(n_cand):
-            if cand_val[i] > thr_desc[t]:
-                above[n_above] = cand_pad[i]
-                n_above += 1
-        if n_above == prev_n:
-            matched[t] = matched[t - 1]
-            n_pred[t] = n_pred[t - 1]
-            continue
-        prev_n = n_above
-        pts = above[:n_above]
-        for i in range(n_above):
-            buf[pts[i]] = 1
-        kept = thin_points(buf, pts, width, lut1, lut2, -1)
-        n_pred[t] = kept.size
-        is_active[:] = False
-        active = np.empty(kept.size, dtype=np.int64)
-        n_act = 0
-        for i in range(kept.size):
-            buf[kept[i]] = 0
-            u = lookup[kept[i]]
-            if indptr[u + 1] > indptr[u]:       # has a GT pixel in reach
-                active[n_act] = u
-                n_act += 1
-                is_active[u] = True
-        for u in range(n_cand):
-            v = match_l[u]
-            if v >= 0 and not is_active[u]:
-                match_l[u] = -1
-                match_r[v] = -1
-        matched[t] = max_matching(indptr, indices, active[:n_act], match_l,
-                                  match_r)
-    return matched, n_pred
+def rematch(kept, indptr, indices, match_l, match_r):
+    """Maximum matching of the left vertices ``kept`` (a new, smaller or
+    larger, set), starting from ``match_l`` / ``match_r`` less the pairs whose
+    left vertex is not kept any more (updated in place); returns its size.
+    Left vertices without an edge do not take part."""
+    n_left = match_l.size
+    is_kept = np.zeros(n_left, dtype=np.bool_)
+    active = np.empty(kept.size, dtype=np.int64)
+    n_act = 0
+    for i in range(kept.size):
+        u = kept[i]
+        if indptr[u + 1] > indptr[u]:           # has a GT pixel in reach
+            active[n_act] = u
+            n_act += 1
+            is_kept[u] = True
+    for u in range(n_left):
+        v = match_l[u]
+        if v >= 0 and not is_kept[u]:
+            match_l[u] = -1
+            match_r[v] = -1
+    return max_matching(indptr, indices, active[:n_act], match_l, match_r)

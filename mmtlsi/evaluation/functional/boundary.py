@@ -54,7 +54,12 @@ from typing import Sequence
 
 import numpy as np
 
-from mmtlsi.utils.edge_maps import THIN_LUTS, quantize_edge_map, thin
+from mmtlsi.utils.edge_maps import (
+    THIN_LUTS,
+    quantize_edge_map,
+    thin,
+    thin_points,
+)
 
 from . import _boundary_kernels as _kernels
 from .boundary_nms import edge_nms
@@ -216,7 +221,7 @@ def boundary_counts(prob: np.ndarray, gt: np.ndarray,
     counts[:, 1] = n_gt
     # candidate prediction pixels: above the lowest threshold, numbered in
     # row-major order (as the graph's left vertices)
-    cand_map = edge > thr.min()
+    cand_map = edge.astype(np.float64) > thr.min()     # exact, as MATLAB
     cand = np.flatnonzero(cand_map)
     if cand.size == 0:
         return counts
@@ -229,12 +234,22 @@ def boundary_counts(prob: np.ndarray, gt: np.ndarray,
 
     radius = max_dist * float(np.hypot(h, w))
     indptr, indices = _radius_graph(cand_map, gt_map, radius)
-    order = np.argsort(-thr, kind='stable')
-    matched, n_pred = _kernels.sweep(
-        cand_pad.astype(np.int64), cand_val, thr[order], buf, w,
-        THIN_LUTS[0], THIN_LUTS[1], lookup, indptr, indices, n_gt)
-    counts[order, 0] = counts[order, 2] = matched
-    counts[order, 3] = n_pred
+    match_l = np.full(cand.size, -1, dtype=np.int64)
+    match_r = np.full(n_gt, -1, dtype=np.int64)
+    prev = None
+    # highest threshold first: each matching starts from the previous one
+    for k in np.argsort(-thr, kind='stable'):
+        above = cand_pad[cand_val > thr[k]]
+        if prev is not None and above.size == prev[0]:
+            counts[k, [0, 2, 3]] = prev[1]
+            continue
+        buf[above] = 1
+        kept = thin_points(buf, above, w, THIN_LUTS[0], THIN_LUTS[1], -1)
+        buf[kept] = 0
+        matched = _kernels.rematch(lookup[kept], indptr, indices, match_l,
+                                   match_r)
+        prev = above.size, (matched, matched, kept.size)
+        counts[k, [0, 2, 3]] = prev[1]
     return counts
 
 
