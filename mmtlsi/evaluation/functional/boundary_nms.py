@@ -88,7 +88,9 @@ def conv_tri(img: np.ndarray, radius: int = 4) -> np.ndarray:
     """``convTri(I, r)`` of a 2-D float32 map, integer ``radius >= 1``.
 
     The kernel is ``[1, 2, .., r+1, .., 2, 1] / (r+1)^2`` along each axis,
-    with symmetric padding (``abc|cba``).
+    with symmetric padding (``abc|cba``). SEISM uses ``radius = 4``; for
+    ``radius = 1`` MATLAB runs a separate ``[1 2 1]`` routine
+    (``convTri1``) whose rounding is not reproduced here.
     """
     img = np.asarray(img, dtype=_F)
     if img.ndim != 2:
