@@ -30,7 +30,8 @@ MATLAB, step by step as SEISM's ``read_one_cont_png.m`` and
    maximum-cardinality matching; here a maximum-cardinality matching is
    computed exactly (Hopcroft-Karp, ``_boundary_kernels.py``). The count can
    only be >= CSA's; MATLAB's own runs differ by about +-5e-4 odsF. Steps 1-5
-   are deterministic and pixel-exact; only this one is not.
+   are deterministic and reproduced operation by operation (the remaining
+   caveats are listed in ``docs/evaluation.md``); only this one is random.
 7. Per image and threshold the counts ``(cntR, sumR, cntP, sumP)`` = (matched
    GT pixels, GT pixels, matched predicted pixels, predicted pixels) are kept
    (:func:`boundary_counts`). **odsF** is the best F over thresholds of the
