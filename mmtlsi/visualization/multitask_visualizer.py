@@ -37,9 +37,10 @@ class MultiTaskVisualizer(SegLocalVisualizer):
     in the data sample (in ``tasks`` order, default the order of
     :data:`mmtlsi.tasks.TASK_SPECS`, registered tasks included); one row for
     the predictions and, below it, one for the ground truth (each only when
-    the sample has one and ``draw_pred`` / ``draw_gt`` ask for it). Each panel is as large as the
-    image and has a title strip above it (``'<task title> pred'`` /
-    ``'<task title> GT'``) unless ``with_labels=False``.
+    the sample has one and ``draw_pred`` / ``draw_gt`` ask for it). Each
+    panel is as large as the image and has a title strip above it
+    (``'<task title> pred'`` / ``'<task title> GT'``) unless
+    ``with_labels=False``.
 
     How a task is drawn follows its ``TaskSpec.visual``:
 
