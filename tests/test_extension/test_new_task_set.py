@@ -23,6 +23,7 @@ from mmengine.runner import Runner
 
 from mmtlsi.datasets import MultiTaskSegDataset
 from mmtlsi.datasets.decoders import read_npy, read_png_array, register_decoder
+from mmtlsi.evaluation import MultiTaskMetric
 from mmtlsi.evaluation.functional import (
     boundary_counts,
     boundary_scores,
@@ -288,6 +289,12 @@ def test_metric_values_follow_the_spec(trained):
     assert m['depth/rmse'] == pytest.approx(depth_metrics(total)['rmse'])
     odsf = 100 * boundary_scores(np.stack(counts), thresholds)['odsF']
     assert m['occlusion/odsF'] == pytest.approx(odsf)
+    # Delta_m takes the new task's main metric and direction from its spec
+    metric = MultiTaskMetric(tasks=['depth', 'occlusion'],
+                             delta_m_ref=dict(occlusion=50.0, depth=2.0))
+    expected = ((m['occlusion/odsF'] - 50.0) / 50.0
+                - (m['depth/rmse'] - 2.0) / 2.0) * 100 / 2
+    assert metric.compute_delta_m(m) == pytest.approx(expected)
 
 
 def test_results_table_has_the_new_column(trained, capsys):
