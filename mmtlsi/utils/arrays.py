@@ -1,21 +1,25 @@
 """Conversion of tensors and data-structure fields to NumPy."""
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
+import torch
+from mmengine.structures import BaseDataElement
 
 
 def to_numpy(data) -> np.ndarray:
-    """A NumPy array of a tensor (any device; half / bfloat16 as float32),
-    a ``PixelData`` or a ``{'data': ...}`` dict (their ``data``), or an
+    """A NumPy array of a tensor (any device, gradients dropped; half and
+    bfloat16 as float32), of the ``data`` of a ``PixelData`` or of a
+    ``{'data': ...}`` dict (a data sample after ``to_dict()``), or of an
     array-like."""
-    if isinstance(data, dict) and 'data' in data:
+    if isinstance(data, Mapping) and 'data' in data:
         data = data['data']
-    elif hasattr(data, 'data') and not isinstance(data, np.ndarray) \
-            and not hasattr(data, 'detach'):
-        data = data.data                                    # PixelData
-    if hasattr(data, 'detach'):
+    elif isinstance(data, BaseDataElement):
+        data = data.data
+    if isinstance(data, torch.Tensor):
         data = data.detach().cpu()
-        if data.dtype.is_floating_point and data.element_size() < 4:
+        if data.dtype in (torch.float16, torch.bfloat16):
             data = data.float()
         data = data.numpy()
     return np.asarray(data)
