@@ -163,62 +163,68 @@ class TaskSpec:
         return dataclasses.replace(self, metric_options=options, **fields)
 
 
+def _label_map_task(**fields) -> TaskSpec:
+    """A task whose ground truth is a (1, H, W) int64 label map, 255 =
+    ignored (and padding)."""
+    return TaskSpec(gt_channels=1, gt_dtype='int64',
+                    ignore_index=IGNORE_INDEX, pad_value=IGNORE_INDEX,
+                    **fields)
+
+
+def _float_map_task(channels: int, **fields) -> TaskSpec:
+    """A task predicting and given a (channels, H, W) float32 map, 0 (the
+    zero vector) = invalid (and padding)."""
+    return TaskSpec(out_channels=channels, gt_channels=channels,
+                    gt_dtype='float32', ignore_index=None, pad_value=0.0,
+                    **fields)
+
+
 def _builtin_specs() -> list[TaskSpec]:
     return [
-        TaskSpec(
+        _label_map_task(
             name='semseg', title='Seg.',
             gt_field='gt_sem_seg', pred_field='pred_sem_seg',
             results_key='gt_seg_map', output='classes', out_channels=40,
-            gt_channels=1, gt_dtype='int64', ignore_index=IGNORE_INDEX,
-            pad_value=IGNORE_INDEX,
             loss=dict(type='TaskCrossEntropyLoss'), loss_weight=1.0,
             metric_kind='confusion', metric='mIoU', higher_is_better=True,
             visual='palette'),
-        TaskSpec(
-            name='depth', title='Depth',
+        _float_map_task(
+            1, name='depth', title='Depth',
             gt_field='gt_depth_map', pred_field='pred_depth_map',
-            results_key='gt_depth_map', output='scalar', out_channels=1,
-            gt_channels=1, gt_dtype='float32', ignore_index=None,
-            pad_value=0.0, loss=dict(type='DepthL1Loss'), loss_weight=1.0,
+            results_key='gt_depth_map', output='scalar',
+            loss=dict(type='DepthL1Loss'), loss_weight=1.0,
             metric_kind='depth', metric='rmse', higher_is_better=False,
             column='Depth RMSE', decimals=4, visual='colormap',
             scale_divides_values=True),
-        TaskSpec(
-            name='normals', title='Normal',
+        _float_map_task(
+            3, name='normals', title='Normal',
             gt_field='gt_normal_map', pred_field='pred_normal_map',
-            results_key='gt_normal_map', output='vector', out_channels=3,
-            gt_channels=3, gt_dtype='float32', ignore_index=None,
-            pad_value=0.0, loss=dict(type='NormalL1Loss'), loss_weight=10.0,
+            results_key='gt_normal_map', output='vector',
+            loss=dict(type='NormalL1Loss'), loss_weight=10.0,
             metric_kind='angular', metric='mean', higher_is_better=False,
             metric_options=dict(bin_width=0.01), column='Normal mErr',
             visual='normals',
             flip_negated_channels=dict(horizontal=(0, ), vertical=(1, ))),
-        TaskSpec(
+        _label_map_task(
             name='edge', title='Bound.',
             gt_field='gt_edge_map', pred_field='pred_edge_map',
             results_key='gt_edge_map', output='binary', out_channels=1,
-            gt_channels=1, gt_dtype='int64', ignore_index=IGNORE_INDEX,
-            pad_value=IGNORE_INDEX,
             loss=dict(type='BalancedBCELoss', pos_weight=0.95),
             loss_weight=50.0, metric_kind='boundary', metric='odsF',
             higher_is_better=True, visual='gray',
             metric_options=dict(max_dist=0.011, thresholds=101, nms=True,
                                 gt_is_boundary=False)),
-        TaskSpec(
+        _label_map_task(
             name='human_parts', title='Parsing',
             gt_field='gt_parts_map', pred_field='pred_parts_map',
             results_key='gt_parts_map', output='classes', out_channels=7,
-            gt_channels=1, gt_dtype='int64', ignore_index=IGNORE_INDEX,
-            pad_value=IGNORE_INDEX,
             loss=dict(type='TaskCrossEntropyLoss'), loss_weight=2.0,
             metric_kind='confusion', metric='mIoU', higher_is_better=True,
             visual='palette', background_class=True),
-        TaskSpec(
+        _label_map_task(
             name='sal', title='Sal.',
             gt_field='gt_sal_map', pred_field='pred_sal_map',
             results_key='gt_sal_map', output='binary', out_channels=1,
-            gt_channels=1, gt_dtype='int64', ignore_index=IGNORE_INDEX,
-            pad_value=IGNORE_INDEX,
             loss=dict(type='BalancedBCELoss', pos_weight=None),
             loss_weight=5.0, metric_kind='maxf', metric='maxF',
             higher_is_better=True, visual='gray',
