@@ -138,29 +138,37 @@ class TaskSpec:
         ``'<title> <metric>'``.
         """
         known = {f.name for f in dataclasses.fields(self)}
-        fields, options = {}, dict(self.metric_options)
+        fields = {k: v for k, v in overrides.items() if k in known}
+        options = dict(self.metric_options)
+        options.update(fields.pop('metric_options', None) or {})
+        kind = fields.get('metric_kind', self.metric_kind)
+        option_names = set(options) | set(_metric_kind_options(kind))
         for key, value in overrides.items():
-            if key == 'metric_options':
-                options.update(value or {})
-            elif key in known:
-                fields[key] = value
-            elif key == 'num_classes':
+            if key in known:
+                continue
+            if key == 'num_classes':
                 if fields.get('output', self.output) != 'classes':
                     raise ValueError(
                         f'task {self.name!r}: num_classes is set, but its '
                         f'output is {self.output!r}, not classes')
                 fields['out_channels'] = int(value)
-            elif key in self.metric_options:
+            elif key in option_names:
                 options[key] = value
             else:
                 raise ValueError(
                     f'task {self.name!r}: unknown setting {key!r}; settings '
                     f'are TaskSpec fields, num_classes, or options of its '
-                    f'metric kind {self.metric_kind!r}: '
-                    f'{sorted(self.metric_options)}')
+                    f'metric kind {kind!r}: {sorted(option_names)}')
         if 'column' not in fields and ({'title', 'metric'} & set(fields)):
             fields['column'] = ''   # derived again from the new title
         return dataclasses.replace(self, metric_options=options, **fields)
+
+
+def _metric_kind_options(kind: str) -> tuple:
+    """Option names of metric kind ``kind`` (none if it is not registered)."""
+    # the kinds live with the metric, which itself reads this module
+    from mmtlsi.evaluation.metrics.metric_kinds import METRIC_KINDS
+    return tuple(getattr(METRIC_KINDS.get(kind), 'options', ()))
 
 
 def _label_map_task(**fields) -> TaskSpec:

@@ -1,3 +1,4 @@
+import dataclasses
 import sys
 import textwrap
 
@@ -80,6 +81,18 @@ def test_unknown_or_repeated_tasks_are_rejected():
         build_task_specs([])
     with pytest.raises(ValueError, match='selected twice'):
         build_task_specs(['semseg', 'semseg'])
+
+
+def test_options_of_the_metric_kind_are_settings():
+    """A spec that lists no option still takes its kind's options."""
+    bare = dataclasses.replace(get_task_spec('edge'), metric_options={})
+    assert bare.with_overrides(max_dist=0.02).metric_options == \
+        dict(max_dist=0.02)
+    moved = get_task_spec('semseg').with_overrides(
+        metric_kind='maxf', metric='maxF', double_sigmoid=True)
+    assert moved.metric_options == dict(double_sigmoid=True)
+    with pytest.raises(ValueError, match=r"kind 'boundary': \['gt_is_"):
+        bare.with_overrides(radius=3)
 
 
 def test_column_follows_a_new_title():
