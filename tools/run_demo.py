@@ -126,18 +126,15 @@ def main():
     const_metrics, specs = constant_baseline(args.config, args.cfg_options,
                                              work_dir)
 
-    from mmtlsi.evaluation.report import (
-        TASK_COLUMNS,
-        comparison_table,
-        load_results,
-    )
+    from mmtlsi.evaluation.report import comparison_table, load_results
     model_rec = load_results(osp.join(work_dir, 'MTLSI-Net (demo).json'))
     const_rec = load_results(osp.join(work_dir, 'constant_predictor.json'))
     lines = ['', comparison_table([model_rec, const_rec], fmt='text'), '',
              'margin over the constant predictor:']
     margins = {}
-    for task in specs:
-        key, title, higher, _ = TASK_COLUMNS[task]
+    for task, spec in specs.items():
+        key, title, higher = spec.metric_key, spec.column, \
+            spec.higher_is_better
         ours, const = model_rec['metrics'][key], const_rec['metrics'][key]
         better = ours - const if higher else const - ours
         margins[task] = dict(metric=key, model=ours, constant=const,

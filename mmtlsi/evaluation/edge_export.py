@@ -20,8 +20,9 @@ import os
 import os.path as osp
 from typing import Sequence
 
-import numpy as np
+from mmengine.hooks import Hook
 
+from mmtlsi.registry import HOOKS
 from mmtlsi.utils.edge_maps import edge_to_uint8
 
 __all__ = ['save_edge_png', 'export_edge_predictions', 'EdgeExportHook']
@@ -52,35 +53,24 @@ def export_edge_predictions(data_samples: Sequence, out_dir: str,
         pred = _get(sample, pred_field)
         if pred is None:
             continue
-        if isinstance(pred, dict):
-            pred = pred['data']
-        elif hasattr(pred, 'data') and not isinstance(pred, np.ndarray):
-            pred = pred.data
         meta = sample if isinstance(sample, dict) else sample.metainfo
         paths.append(save_edge_png(pred, osp.join(out_dir,
                                                   image_id(meta, i) + '.png')))
     return paths
 
 
-try:  # the hook needs mmengine; the functions above do not
-    from mmengine.hooks import Hook
+@HOOKS.register_module()
+class EdgeExportHook(Hook):
+    """Save edge predictions as SEISM PNGs during testing."""
 
-    from mmtlsi.registry import HOOKS
+    priority = 'LOW'
 
-    @HOOKS.register_module()
-    class EdgeExportHook(Hook):
-        """Save edge predictions as SEISM PNGs during testing."""
+    def __init__(self, out_dir: str, pred_field: str = 'pred_edge_map'):
+        self.out_dir = out_dir
+        self.pred_field = pred_field
 
-        priority = 'LOW'
-
-        def __init__(self, out_dir: str, pred_field: str = 'pred_edge_map'):
-            self.out_dir = out_dir
-            self.pred_field = pred_field
-
-        def after_test_iter(self, runner, batch_idx, data_batch=None,
-                            outputs=None) -> None:
-            if outputs:
-                export_edge_predictions(outputs, self.out_dir,
-                                        self.pred_field)
-except ImportError:  # pragma: no cover
-    EdgeExportHook = None
+    def after_test_iter(self, runner, batch_idx, data_batch=None,
+                        outputs=None) -> None:
+        if outputs:
+            export_edge_predictions(outputs, self.out_dir,
+                                    self.pred_field)

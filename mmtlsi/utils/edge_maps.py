@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import to_numpy
 from .jit import njit_cached
 
 __all__ = ['EDGE_LEVELS', 'edge_to_uint8', 'edge_from_uint8',
@@ -46,9 +47,7 @@ EDGE_LEVELS = 255
 def edge_to_uint8(prob) -> np.ndarray:
     """``uint8(trunc(255 * clip(p, 0, 1)))`` of an (H, W) map (or (1, H, W),
     or a torch tensor): the 8-bit PNG an edge prediction is saved as."""
-    if hasattr(prob, 'detach'):
-        prob = prob.detach().cpu().numpy()
-    prob = np.asarray(prob, dtype=np.float64)
+    prob = to_numpy(prob).astype(np.float64)
     if prob.ndim == 3 and prob.shape[0] == 1:
         prob = prob[0]
     if prob.ndim != 2:

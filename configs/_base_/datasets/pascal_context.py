@@ -67,6 +67,5 @@ test_dataloader = val_dataloader
 # tasks=None: every task the model predicts, so a config that selects tasks
 # in the model (model.decode_head.tasks) needs no change here
 val_evaluator = dict(
-    type='MultiTaskMetric', tasks=None, task_cfg=task_cfg,
-    edge_max_dist=0.0075, nproc=2)
+    type='MultiTaskMetric', tasks=None, task_cfg=task_cfg, nproc=2)
 test_evaluator = val_evaluator
