@@ -281,9 +281,13 @@ def load_backbone_weights(backbone: nn.Module,
     try:
         result = backbone.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shape mismatches
+        problems = [line.strip() for line in str(err).splitlines()[1:]]
         raise BackboneWeightsError(
             f'The backbone checkpoint {checkpoint} ({layout} layout) does '
-            f'not fit {_class_name(backbone)}: {err}') from err
+            f'not fit {_class_name(backbone)} ({len(problems)} tensors): '
+            + '; '.join(problems[:3]) +
+            ('; ...' if len(problems) > 3 else '') +
+            '. Is it the checkpoint of this architecture?') from err
     missing = list(result.missing_keys)
     unexpected = [k for k in result.unexpected_keys
                   if not _matches(k, _rules(ALLOWED_UNUSED, backbone))]

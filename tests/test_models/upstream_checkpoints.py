@@ -166,11 +166,13 @@ def mmpretrain_hrnet_checkpoint(path, seed=0) -> dict:
 
     import mmpretrain
     from mmengine.config import Config
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
     cfg = Config.fromfile(osp.join(
         osp.dirname(mmpretrain.__file__), '.mim', 'configs', '_base_',
         'models', 'hrnet', 'hrnet-w18.py'))
-    model = randomize(MODELS.build(cfg.model), seed)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = randomize(MODELS.build(cfg.model), seed)
     state = model.state_dict()
     torch.save({'meta': {'epoch': 100}, 'state_dict': state}, path)
     return {k[len('backbone.'):]: v for k, v in state.items()
