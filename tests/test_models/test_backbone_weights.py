@@ -322,3 +322,35 @@ def test_allowed_lists_name_existing_keys():
         assert why and not any(re.fullmatch(rule, k) for k in swin), rule
     assert any(re.fullmatch(ALLOWED_UNUSED[2][1], k) for k in converted)
     assert not any(k.startswith('head.') for k in official)
+
+
+# --------------------------------------------------------------------------
+# the converter users run once
+# --------------------------------------------------------------------------
+def test_converter_output_loads_as_the_release_does(tmp_path):
+    import subprocess
+    import sys
+    official = randomize(OfficialSwin(window=7, **SMALL_SWIN)).state_dict()
+    torch.save({'model': official}, tmp_path / 'release.pth')
+    config = tmp_path / 'small_swin_t.py'
+    config.write_text(
+        f"_base_ = '{ROOT}/configs/mtlsi/swin-t_nyud.py'\n"
+        "model = dict(backbone=dict(arch=dict(_delete_=True, "
+        "embed_dims=32, depths=[2, 2, 2, 2], num_heads=[1, 2, 2, 4])))\n")
+    out = subprocess.run(
+        [sys.executable, 'tools/model_converters/backbone2mm.py',
+         str(tmp_path / 'release.pth'), str(tmp_path / 'mm.pth'),
+         '--config', str(config)], cwd=ROOT, capture_output=True,
+        text=True, timeout=300, env={**__import__('os').environ,
+                                     'PYTHONPATH': ROOT})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert '(official Swin layout)' in out.stdout
+    assert f'{OVERRIDE}={tmp_path / "mm.pth"}' in out.stdout
+    converted = torch.load(tmp_path / 'mm.pth', weights_only=True)
+    assert not any(k.startswith(('layers.', 'head.')) for k in converted)
+    from_file = init_small_swin_t(tmp_path / 'mm.pth').state_dict()
+    from_release = init_small_swin_t(tmp_path / 'release.pth').state_dict()
+    assert from_file.keys() == from_release.keys()
+    for key in from_file:
+        if key not in SWIN_OUTPUT_NORMS:
+            assert torch.equal(from_file[key], from_release[key]), key
