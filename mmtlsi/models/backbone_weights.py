@@ -139,12 +139,12 @@ def read_checkpoint(checkpoint: str) -> dict:
     return loaded
 
 
-def backbone_state_dict(checkpoint: dict) -> 'OrderedDict[str, torch.Tensor]':
+def backbone_state_dict(checkpoint: dict) -> OrderedDict[str, torch.Tensor]:
     """The backbone's tensors of a checkpoint, wrappers and prefixes removed.
 
-    ``state_dict`` / ``model`` entries are unwrapped, ``module.`` (DataParallel)
-    is stripped, and when any key starts with ``backbone.`` only those keys
-    are kept, without the prefix.
+    ``state_dict`` / ``model`` entries are unwrapped, ``module.``
+    (DataParallel) is stripped, and when any key starts with ``backbone.``
+    only those keys are kept, without the prefix.
     """
     for wrapper in ('state_dict', 'model'):
         if isinstance(checkpoint.get(wrapper), dict):

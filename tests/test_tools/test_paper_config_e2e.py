@@ -17,8 +17,7 @@ sys.path.insert(0, osp.join(REPO, 'tests', 'test_datasets'))
 sys.path.insert(0, osp.join(REPO, 'tests', 'test_models'))
 
 from mt_data_helpers import make_nyud  # noqa: E402
-from upstream_checkpoints import (SWIN_ARCHS,  # noqa: E402
-                                  official_swin_checkpoint)
+from upstream_checkpoints import SWIN_ARCHS, official_swin_checkpoint  # noqa: E402
 
 CONFIG = 'configs/mtlsi/swin-t_nyud.py'
 
@@ -47,7 +46,8 @@ def run(tmp_path_factory):
         'model.data_preprocessor.test_cfg.size=(64,64)',
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
-        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False',
         'test_dataloader.num_workers=0',
         'test_dataloader.persistent_workers=False',
         'val_evaluator.nproc=1', 'test_evaluator.nproc=1'
@@ -55,9 +55,10 @@ def run(tmp_path_factory):
     work = str(root / 'work')
     train_log = _run([
         'tools/train.py', CONFIG, '--work-dir', work, '--cfg-options',
-        f'model.backbone.init_cfg.checkpoint={ckpt}', 'train_cfg.max_iters=2',
-        'train_cfg.val_interval=2', 'train_dataloader.batch_size=2',
-        'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=1'
+        f'model.backbone.init_cfg.checkpoint={ckpt}',
+        'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+        'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=1',
+        'default_hooks.logger.interval=1'
     ] + small)
     test_log = _run([
         'tools/test.py', CONFIG, osp.join(work, 'iter_2.pth'), '--work-dir',
@@ -72,8 +73,10 @@ def test_backbone_weights_come_from_the_file(run):
             '(official Swin layout)') in run['train_log']
     saved = torch.load(osp.join(run['work'], 'iter_2.pth'),
                        weights_only=True)['state_dict']
-    table = 'backbone.stages.2.blocks.3.attn.w_msa.relative_position_bias_table'
-    start = run['state']['layers.2.blocks.3.attn.relative_position_bias_table']
+    table = ('backbone.stages.2.blocks.3.attn.w_msa.'
+             'relative_position_bias_table')
+    start = run['state'][
+        'layers.2.blocks.3.attn.relative_position_bias_table']
     # two AdamW steps at lr 2e-5 from the file's values
     assert (saved[table] - start).abs().max() < 1e-3
     assert not torch.equal(saved[table], start)

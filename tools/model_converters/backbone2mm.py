@@ -25,10 +25,13 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 import mmtlsi  # noqa: E402,F401
-from mmtlsi.models.backbone_weights import (OVERRIDE,  # noqa: E402
-                                            backbone_state_dict,
-                                            load_backbone_weights,
-                                            read_checkpoint, to_mm_layout)
+from mmtlsi.models.backbone_weights import (  # noqa: E402
+    OVERRIDE,
+    backbone_state_dict,
+    load_backbone_weights,
+    read_checkpoint,
+    to_mm_layout,
+)
 from mmtlsi.registry import MODELS  # noqa: E402
 
 
