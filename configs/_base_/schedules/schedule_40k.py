@@ -16,7 +16,8 @@ default_hooks = dict(
     # The protocol reports the LAST checkpoint: the val split of NYUDv2 and
     # PASCAL-Context is their test split, so choosing the checkpoint by a val
     # metric would choose it on the test set. To select by a metric anyway,
-    # add save_best='multi-task/delta_m', rule='greater' (docs/get_started.md).
+    # add save_best='multi_task/delta_m', rule='greater'
+    # (docs/get_started.md).
     # Checkpoints are written atomically (write, fsync, rename).
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4000,
                     max_keep_ckpts=2, backend_args=dict(backend='atomic_local')),
