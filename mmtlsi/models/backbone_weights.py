@@ -96,25 +96,32 @@ def _download_help(url: str) -> str:
 
 
 def _fetch(url: str) -> str:
-    """Download ``url`` into torch.hub's cache once; return the local path."""
+    """Download ``url`` into torch.hub's cache once; return the local path.
+
+    Rank 0 downloads while the other ranks wait; a failure stops every rank
+    with the same advice instead of leaving them waiting.
+    """
     path = hub_cache_path(url)
     rank, world_size = get_dist_info()
+    failure = None
     if rank == 0 and not osp.isfile(path):
         os.makedirs(osp.dirname(path), exist_ok=True)
         print_log(f'Downloading {url} to {path}', logger='current')
         try:
             torch.hub.download_url_to_file(url, path, progress=False)
         except Exception as err:  # any network or HTTP failure
-            raise BackboneWeightsError(
-                f'Could not download the backbone checkpoint {url} '
-                f'({type(err).__name__}: {err}). {_download_help(url)}'
-            ) from err
+            failure = err
     if world_size > 1:
         barrier()
+    if failure is not None:
+        raise BackboneWeightsError(
+            f'Could not download the backbone checkpoint {url} '
+            f'({type(failure).__name__}: {failure}). {_download_help(url)}'
+        ) from failure
     if not osp.isfile(path):
         raise BackboneWeightsError(
-            f'The backbone checkpoint {url} is not at {path} after the '
-            f'download on rank 0. {_download_help(url)}')
+            f'The backbone checkpoint {url} is not at {path}: the download '
+            f'on rank 0 failed. {_download_help(url)}')
     return path
 
 

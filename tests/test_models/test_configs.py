@@ -201,3 +201,23 @@ def test_no_unused_variables(path):
     assigned, read = _top_level_names(path)
     unused = assigned - runner_keys - read
     assert not unused, unused
+
+
+@pytest.mark.parametrize('name', sorted(PAPER))
+def test_paper_configs_use_syncbn(name):
+    """SyncBN wherever the model has BatchNorm (the head; HRNet's
+    backbone); Swin's LayerNorms have no batch statistics."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'mtlsi', name))
+    assert cfg.model.decode_head.norm_cfg.type == 'SyncBN'
+    backbone_norm = cfg.model.backbone.get('norm_cfg', dict(type='LN'))
+    assert backbone_norm['type'] == ('SyncBN' if 'hrnet' in name else 'LN')
+
+
+def test_demo_config_uses_plain_bn():
+    """The demo also runs as CPU processes under torchrun, where torch's
+    SyncBatchNorm refuses CPU tensors."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo',
+                                   'mtlsi_tiny_synthetic-nyud.py'))
+    assert cfg.model.decode_head.norm_cfg.type == 'BN'
+    assert cfg.model.backbone.norm_cfg.type == 'BN'
+    assert 'save_best' not in cfg.default_hooks.checkpoint
