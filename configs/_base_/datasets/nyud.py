@@ -27,17 +27,6 @@ test_pipeline = [
     dict(type='PackMultiTaskInputs'),
 ]
 
-# for the model config: normalisation (ImageNet, RGB) and padding
-# (labels 255, depth 0, normals 0) in the data preprocessor
-data_preprocessor = dict(
-    type='MultiTaskDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    size=crop_size,
-    test_cfg=dict(size=crop_size))
-
 train_dataloader = dict(
     batch_size=8,
     num_workers=4,
