@@ -264,6 +264,40 @@ def _short(keys: list[str], limit: int = 20) -> str:
                     else '')
 
 
+def _window_of_table(table: torch.Tensor) -> int:
+    """Window size of a (2w-1)^2 x heads relative-position-bias table."""
+    return (round(table.shape[0]**0.5) + 1) // 2
+
+
+def _shape_mismatches(backbone: nn.Module, state: dict
+                      ) -> tuple[list[str], list[tuple[str, int, int]]]:
+    """Keys of ``state`` whose shape differs from the backbone's.
+
+    Returns the mismatches that make the file unusable ('key (file shape)
+    in the file, (shape) in the backbone') and the relative-position-bias
+    tables of another window size with the backbone's number of heads,
+    which mmpretrain's Swin resizes while loading (dropping their index
+    buffers): (key, file window, backbone window).
+    """
+    own = backbone.state_dict()
+    resizes = hasattr(backbone, '_prepare_relative_position_bias_table')
+    wrong, resized = [], []
+    for key, value in state.items():
+        if key not in own or own[key].shape == value.shape:
+            continue
+        if (resizes and key.endswith('relative_position_bias_table')
+                and value.ndim == own[key].ndim == 2
+                and value.shape[1] == own[key].shape[1]):
+            resized.append((key, _window_of_table(value),
+                            _window_of_table(own[key])))
+        else:
+            wrong.append((key, value.shape))
+    dropped = {key.replace('bias_table', 'index') for key, _, _ in resized}
+    wrong = [f'{key} {tuple(shape)} in the file, {tuple(own[key].shape)} in '
+             f'the backbone' for key, shape in wrong if key not in dropped]
+    return wrong, resized
+
+
 def load_backbone_weights(backbone: nn.Module,
                           checkpoint: str,
                           allow_missing: Iterable[str] = ()) -> dict:
@@ -285,16 +319,29 @@ def load_backbone_weights(backbone: nn.Module,
             f'The backbone checkpoint {checkpoint} holds no tensors.')
     state, layout = to_mm_layout(state, backbone)
     file_keys = set(state)
+    where = (f'The backbone checkpoint {checkpoint} ({layout} layout) does '
+             f'not fit {_class_name(backbone)}')
+    wrong, resized = _shape_mismatches(backbone, state)
+    if wrong:
+        raise BackboneWeightsError(
+            f'{where}: {len(wrong)} tensors have another shape: '
+            f'{_short(wrong, 5)}. Is it the checkpoint of this '
+            f'architecture?')
     try:
         result = backbone.load_state_dict(state, strict=False)
-    except RuntimeError as err:  # shape mismatches
-        problems = [line.strip() for line in str(err).splitlines()[1:]]
-        raise BackboneWeightsError(
-            f'The backbone checkpoint {checkpoint} ({layout} layout) does '
-            f'not fit {_class_name(backbone)} ({len(problems)} tensors): '
-            + '; '.join(problems[:3]) +
-            ('; ...' if len(problems) > 3 else '') +
-            '. Is it the checkpoint of this architecture?') from err
+    except Exception as err:
+        first_line = str(err).strip().split('\n')[0]
+        cause = f'{type(err).__name__}: {first_line}'
+        if resized:
+            key, file_window, own_window = resized[0]
+            raise BackboneWeightsError(
+                f'{where}: its {len(resized)} relative-position-bias tables '
+                f'are for window {file_window}, the backbone\'s for window '
+                f'{own_window} (e.g. {key}), and resizing them while loading '
+                f'failed ({cause}). Use a checkpoint made for window '
+                f'{own_window}, or set model.backbone.window_size='
+                f'{file_window}.') from err
+        raise BackboneWeightsError(f'{where}: {cause}') from err
     missing = list(result.missing_keys)
     unexpected = [k for k in result.unexpected_keys
                   if not _matches(k, _rules(ALLOWED_UNUSED, backbone))]

@@ -277,9 +277,59 @@ def test_checkpoint_of_another_architecture_is_an_error(
         init_small_swin_t(path)
     message = str(err.value)
     assert str(path) in message
-    assert re.search(r'\(\d+ tensors\): size mismatch for '
-                     r'patch_embed\.projection\.weight', message), message
+    assert re.search(r'\d+ tensors have another shape: '
+                     r'patch_embed\.projection\.weight \(96, 3, 4, 4\) in '
+                     r'the file, \(32, 3, 4, 4\) in the backbone', message), \
+        message
     assert len(message) < 1500
+
+
+def test_swin_t_file_into_the_swin_l_config_names_the_shapes(
+        tmp_path, official_swin_t):
+    """The full Swin-T release into the full Swin-L config: its position
+    tables (window 7) would be resized by mmpretrain, but the widths differ
+    too, so the error lists the shapes before anything is resized."""
+    path, _ = official_swin_t
+    cfg = paper_config('swin-l_nyud.py', path)
+    backbone = MODELS.build(cfg.model.backbone)
+    with pytest.raises(BackboneWeightsError) as err:
+        backbone.init_weights()
+    message = str(err.value)
+    assert message.startswith(f'The backbone checkpoint {path} (official '
+                              'Swin layout) does not fit SwinTransformer: '
+                              '183 tensors have another shape: '
+                              'patch_embed.projection.weight (96, 3, 4, 4) '
+                              'in the file, (192, 3, 4, 4) in the backbone')
+    assert 'interp' not in message
+
+
+def test_another_window_size_fails_with_the_windows_named(
+        tmp_path, monkeypatch):
+    """A file for window 7 into a window-12 config: mmpretrain resizes the
+    position-bias tables while loading. When that fails (mmpretrain 1.2 calls
+    scipy's interp2d, which scipy 1.14 removed) the error says which windows
+    and what to do, not scipy's text alone."""
+    import mmpretrain.models.backbones.swin_transformer as pretrain_swin
+
+    def broken_resize(*args, **kwargs):
+        raise NotImplementedError('interpolation is not available\nmore')
+
+    monkeypatch.setattr(pretrain_swin, 'resize_relative_position_bias_table',
+                        broken_resize)
+    official = randomize(OfficialSwin(window=7, **SMALL_SWIN)).state_dict()
+    torch.save({'model': official}, tmp_path / 'w7.pth')
+    cfg = paper_config('swin-l_nyud.py', tmp_path / 'w7.pth',
+                       small_swin=True)
+    backbone = MODELS.build(cfg.model.backbone)
+    with pytest.raises(BackboneWeightsError) as err:
+        backbone.init_weights()
+    message = str(err.value)
+    assert str(tmp_path / 'w7.pth') in message
+    assert ('its 8 relative-position-bias tables are for window 7, the '
+            "backbone's for window 12") in message
+    assert ('(NotImplementedError: interpolation is not available). Use a '
+            'checkpoint made for window 12, or set '
+            'model.backbone.window_size=7.') in message
 
 
 def test_checkpoint_needing_unsafe_unpickling_is_refused(tmp_path):
