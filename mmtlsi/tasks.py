@@ -187,15 +187,32 @@ def _float_map_task(channels: int, **fields) -> TaskSpec:
                     **fields)
 
 
+def _class_map_task(num_classes: int, **fields) -> TaskSpec:
+    """A label-map task predicting one of ``num_classes`` classes a pixel
+    (argmax of logits, cross-entropy), scored by mIoU, drawn with a
+    palette."""
+    return _label_map_task(output='classes', out_channels=num_classes,
+                           loss=dict(type='TaskCrossEntropyLoss'),
+                           metric_kind='confusion', metric='mIoU',
+                           higher_is_better=True, visual='palette', **fields)
+
+
+def _binary_map_task(pos_weight: float | None, **fields) -> TaskSpec:
+    """A label-map task predicting one probability a pixel (sigmoid of a
+    logit, class-balanced BCE with ``pos_weight``), drawn in gray; the
+    caller names its metric kind, whose main result is higher-is-better."""
+    return _label_map_task(output='binary', out_channels=1,
+                           loss=dict(type='BalancedBCELoss',
+                                     pos_weight=pos_weight),
+                           higher_is_better=True, visual='gray', **fields)
+
+
 def _builtin_specs() -> list[TaskSpec]:
     return [
-        _label_map_task(
-            name='semseg', title='Seg.',
+        _class_map_task(
+            40, name='semseg', title='Seg.',
             gt_field='gt_sem_seg', pred_field='pred_sem_seg',
-            results_key='gt_seg_map', output='classes', out_channels=40,
-            loss=dict(type='TaskCrossEntropyLoss'), loss_weight=1.0,
-            metric_kind='confusion', metric='mIoU', higher_is_better=True,
-            visual='palette'),
+            results_key='gt_seg_map', loss_weight=1.0),
         _float_map_task(
             1, name='depth', title='Depth',
             gt_field='gt_depth_map', pred_field='pred_depth_map',
@@ -213,29 +230,23 @@ def _builtin_specs() -> list[TaskSpec]:
             metric_options=dict(bin_width=0.01), column='Normal mErr',
             visual='normals',
             flip_negated_channels=dict(horizontal=(0, ), vertical=(1, ))),
-        _label_map_task(
-            name='edge', title='Bound.',
+        _binary_map_task(
+            0.95, name='edge', title='Bound.',
             gt_field='gt_edge_map', pred_field='pred_edge_map',
-            results_key='gt_edge_map', output='binary', out_channels=1,
-            loss=dict(type='BalancedBCELoss', pos_weight=0.95),
-            loss_weight=50.0, metric_kind='boundary', metric='odsF',
-            higher_is_better=True, visual='gray',
+            results_key='gt_edge_map', loss_weight=50.0,
+            metric_kind='boundary', metric='odsF',
             metric_options=dict(max_dist=0.011, thresholds=101, nms=True,
                                 gt_is_boundary=False)),
-        _label_map_task(
-            name='human_parts', title='Parsing',
+        _class_map_task(
+            7, name='human_parts', title='Parsing',
             gt_field='gt_parts_map', pred_field='pred_parts_map',
-            results_key='gt_parts_map', output='classes', out_channels=7,
-            loss=dict(type='TaskCrossEntropyLoss'), loss_weight=2.0,
-            metric_kind='confusion', metric='mIoU', higher_is_better=True,
-            visual='palette', background_class=True),
-        _label_map_task(
-            name='sal', title='Sal.',
+            results_key='gt_parts_map', loss_weight=2.0,
+            background_class=True),
+        _binary_map_task(
+            None, name='sal', title='Sal.',
             gt_field='gt_sal_map', pred_field='pred_sal_map',
-            results_key='gt_sal_map', output='binary', out_channels=1,
-            loss=dict(type='BalancedBCELoss', pos_weight=None),
-            loss_weight=5.0, metric_kind='maxf', metric='maxF',
-            higher_is_better=True, visual='gray',
+            results_key='gt_sal_map', loss_weight=5.0,
+            metric_kind='maxf', metric='maxF',
             metric_options=dict(double_sigmoid=False)),
     ]
 
