@@ -408,3 +408,27 @@ def test_converter_output_loads_as_the_release_does(tmp_path):
     for key in from_file:
         if key not in SWIN_OUTPUT_NORMS:
             assert torch.equal(from_file[key], from_release[key]), key
+
+
+def test_converter_names_the_source_and_writes_nothing_when_it_does_not_fit(
+        tmp_path, small_official):
+    import subprocess
+    import sys
+    del small_official['layers.1.blocks.1.mlp.fc1.bias']
+    torch.save({'model': small_official}, tmp_path / 'release.pth')
+    config = tmp_path / 'small_swin_t.py'
+    config.write_text(
+        f"_base_ = '{ROOT}/configs/mtlsi/swin-t_nyud.py'\n"
+        "model = dict(backbone=dict(arch=dict(_delete_=True, "
+        "embed_dims=32, depths=[2, 2, 2, 2], num_heads=[1, 2, 2, 4])))\n")
+    out = subprocess.run(
+        [sys.executable, 'tools/model_converters/backbone2mm.py',
+         str(tmp_path / 'release.pth'), str(tmp_path / 'mm.pth'),
+         '--config', str(config)], cwd=ROOT, capture_output=True,
+        text=True, timeout=300, env={**__import__('os').environ,
+                                     'PYTHONPATH': ROOT})
+    assert out.returncode != 0
+    assert (f'The backbone checkpoint {tmp_path / "release.pth"} (official '
+            'Swin layout) does not fill SwinTransformer') in out.stderr
+    assert 'stages.1.blocks.1.ffn.layers.0.0.bias' in out.stderr
+    assert not (tmp_path / 'mm.pth').exists()

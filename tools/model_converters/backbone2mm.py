@@ -7,9 +7,9 @@ reads: the official Swin release (``{'model': {'layers.N...'}}``, converted
 with mmseg's ``swin2mmseg``), or an mm checkpoint (``state_dict`` / ``model``
 wrappers, ``module.`` / ``backbone.`` prefixes). DST gets the backbone's
 tensors (a classifier's head and neck left out) under the backbone's key
-names. With ``--config`` the result is loaded into that config's backbone as
+names. With ``--config`` SRC is first loaded into that config's backbone as
 training would load it, so a file that does not fit stops here with the keys
-named. Then train with
+and SRC named, and DST is not written. Then train with
 ``--cfg-options model.backbone.init_cfg.checkpoint=DST``.
 """
 import argparse
@@ -55,6 +55,12 @@ def main():
         backbone_cfg = cfg.model.backbone.copy()
         backbone_cfg.pop('init_cfg', None)
         backbone = MODELS.build(backbone_cfg)
+    report = None
+    if backbone is not None:
+        # the check reads SRC as training would (same unwrapping and
+        # conversion), so a file that does not fit is named in the error and
+        # nothing is written
+        report = load_backbone_weights(backbone, args.src)
     state = backbone_state_dict(read_checkpoint(args.src))
     state, layout = to_mm_layout(state, backbone)
     if osp.dirname(args.dst):
@@ -62,8 +68,7 @@ def main():
     torch.save(state, args.dst)
     print(f'{args.src} ({layout} layout) -> {args.dst}: '
           f'{len(state)} tensors')
-    if backbone is not None:
-        report = load_backbone_weights(backbone, args.dst)
+    if report is not None:
         print(f'{len(report["loaded"])} tensors of the {args.config} '
               f'backbone filled from it; not in the file (allowed): '
               f'{", ".join(report["absent"]) or "none"}')
