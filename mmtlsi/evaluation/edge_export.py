@@ -61,7 +61,12 @@ def export_edge_predictions(data_samples: Sequence, out_dir: str,
 
 @HOOKS.register_module()
 class EdgeExportHook(Hook):
-    """Save edge predictions as SEISM PNGs during testing."""
+    """Save edge predictions as SEISM PNGs during testing.
+
+    ``pred_field``: the prediction to write, ``pred_edge_map`` by default;
+    another boundary task's ``TaskSpec.pred_field`` for that task. Outputs
+    without it stop the test at the first batch with the fields they have.
+    """
 
     priority = 'LOW'
 
@@ -71,6 +76,18 @@ class EdgeExportHook(Hook):
 
     def after_test_iter(self, runner, batch_idx, data_batch=None,
                         outputs=None) -> None:
-        if outputs:
-            export_edge_predictions(outputs, self.out_dir,
-                                    self.pred_field)
+        if not outputs:
+            return
+        if not export_edge_predictions(outputs, self.out_dir,
+                                       self.pred_field):
+            # the model predicts the same tasks for every image: stop at
+            # once rather than finish the run with an empty folder
+            sample = outputs[0]
+            fields = sorted(k for k in (sample if isinstance(sample, dict)
+                                        else sample.keys())
+                            if k.startswith('pred_'))
+            raise KeyError(
+                f'EdgeExportHook: the model\'s outputs have no '
+                f'{self.pred_field!r} to write to {self.out_dir}; they '
+                f'have {fields}. Set pred_field to the boundary task\'s '
+                f'prediction field (its TaskSpec.pred_field).')

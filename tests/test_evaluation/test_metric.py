@@ -133,3 +133,26 @@ def test_edge_export(tmp_path):
     p = samples[0]['pred_edge_map']['data'].numpy()[0]
     assert img.dtype == np.uint8 and paths[0].endswith('img_0.png')
     assert (img == np.floor(p * 255).astype(np.uint8)).all()
+
+
+def test_edge_export_hook_of_another_boundary_task(tmp_path):
+    """The hook writes the field it is given (a task registered outside
+    mmtlsi) and stops with the fields named when the outputs lack it."""
+    import cv2
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    from mmtlsi.evaluation import EdgeExportHook
+    prob = torch.tensor([[[0.0, 0.5, 0.999], [1.0, 0.25, 0.1]]])
+    sample = SegDataSample(metainfo=dict(img_path='x/street_7.jpg'))
+    sample.pred_contour_map = PixelData(data=prob)
+    EdgeExportHook(str(tmp_path / 'c'), pred_field='pred_contour_map') \
+        .after_test_iter(None, 0, outputs=[sample])
+    img = cv2.imread(str(tmp_path / 'c' / 'street_7.png'),
+                     cv2.IMREAD_UNCHANGED)
+    assert img.tolist() == [[0, 127, 254], [255, 63, 25]]
+    with pytest.raises(KeyError, match=r"no 'pred_edge_map' .* have "
+                       r"\['pred_contour_map'\]"):
+        EdgeExportHook(str(tmp_path / 'e')).after_test_iter(
+            None, 0, outputs=[sample])
+    assert not (tmp_path / 'e').exists()
