@@ -20,6 +20,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
+from tiny_model import tiny_mtlsi
 
 from mmtlsi.datasets import MultiTaskSegDataset
 from mmtlsi.datasets.decoders import read_npy, read_png_array, register_decoder
@@ -162,23 +163,7 @@ def _config(root, work_dir):
     return Config(dict(
         default_scope='mmseg',
         work_dir=work_dir,
-        model=dict(
-            type='MultiTaskEncoderDecoder',
-            data_preprocessor=dict(
-                type='MultiTaskDataPreProcessor', mean=[128.] * 3,
-                std=[64.] * 3, bgr_to_rgb=True, size=(64, 96),
-                test_cfg=dict(size_divisor=32)),
-            backbone=dict(type='mmpretrain.ResNet', depth=18,
-                          stem_channels=8, base_channels=8,
-                          out_indices=(0, 1, 2, 3)),
-            decode_head=dict(
-                type='MTLSIHead', in_channels=[8, 16, 32, 64], tasks=tasks,
-                task_cfg=task_cfg, channels=16, num_heads=2, num_tokens=8,
-                window_size=(4, 6),
-                preliminary_decoder=dict(lateral_kernel=(1, 1, 1, 3),
-                                         num_convs=1),
-                output_decoder=dict(num_convs=1)),
-            test_cfg=dict(mode='whole')),
+        model=tiny_mtlsi(tasks, task_cfg),
         train_dataloader=loader('train', train_pipeline, batch_size=2,
                                 sampler='InfiniteSampler'),
         val_dataloader=loader('val', pipeline, test_mode=True),

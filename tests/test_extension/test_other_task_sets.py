@@ -1,16 +1,16 @@
 """Two more task sets defined outside mmtlsi/, checked by value.
 
 1. ``Indoor13Dataset`` (defined here): semantic segmentation with 13 classes,
-   surface normals and ``foreground``, a new task registered here from the
+   surface normals and ``figure``, a new task registered here from the
    ``sal`` spec (the 'maxf' metric kind) with its own names and decimals.
    Trained a few iterations, tested with Delta_m references; every main
    metric is recomputed from the predictions with plain numpy, and the table
    and the pictures are checked.
-2. ``RangeContourDataset`` (``contour_task.py``): depth + ``contour``, a task
-   scored by the 'boundary' kind, registered by the config through
-   ``custom_imports`` and run with ``tools/train.py`` / ``tools/test.py`` as
-   a user runs them; its odsF is recomputed with the boundary oracle of
-   ``tests/test_evaluation``.
+2. ``RangeContourDataset`` (``object_contour_task.py``): depth and
+   ``object_contour``, a task scored by the 'boundary' kind, registered by
+   the config through ``custom_imports`` and run with ``tools/train.py``
+   and ``tools/test.py`` as a user runs them; its odsF is recomputed with
+   the boundary oracle of ``tests/test_evaluation``.
 """
 import glob
 import json
@@ -25,6 +25,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
+from tiny_model import tiny_mtlsi
 
 from mmtlsi.datasets import MultiTaskSegDataset
 from mmtlsi.datasets.decoders import read_png_array, register_decoder
@@ -37,9 +38,9 @@ HERE = osp.dirname(osp.abspath(__file__))
 H, W = 40, 70                   # not multiples of 32
 NUM_CLASSES = 13
 
-FOREGROUND = register_task(get_task_spec('sal').with_overrides(
-    name='foreground', title='Fg.', gt_field='gt_fg_map',
-    pred_field='pred_fg_map', results_key='gt_fg_map', decimals=3))
+FIGURE = register_task(get_task_spec('sal').with_overrides(
+    name='figure', title='Fig.', gt_field='gt_figure_map',
+    pred_field='pred_figure_map', results_key='gt_figure_map', decimals=3))
 
 
 @register_decoder('indoor13_labels')
@@ -47,8 +48,8 @@ def _indoor13_labels(path):
     return read_png_array(path).astype(np.uint8)          # 255 = unlabelled
 
 
-@register_decoder('indoor13_foreground')
-def _indoor13_foreground(path):
+@register_decoder('indoor13_figure')
+def _indoor13_figure(path):
     mask = read_png_array(path)
     return np.where(mask == 128, 255, mask > 128).astype(np.uint8)
 
@@ -62,10 +63,10 @@ class Indoor13Dataset(MultiTaskSegDataset):
                     palette=[[(53 * i) % 256, (97 * i + 30) % 256,
                               (13 * i + 200) % 256]
                              for i in range(NUM_CLASSES)])
-    TASKS = ('semseg', 'normals', 'foreground')
+    TASKS = ('semseg', 'normals', 'figure')
     FILES = dict(semseg=('label13', '.png', 'indoor13_labels'),
                  normals=('normal', '.npy', 'nyud_normals_npy'),
-                 foreground=('fg', '.png', 'indoor13_foreground'))
+                 figure=('fg', '.png', 'indoor13_figure'))
 
     def load_ids(self):
         return sorted(osp.splitext(f)[0] for f in os.listdir(
@@ -108,11 +109,11 @@ def _write_indoor(root, n_train=3, n_test=2):
             cv2.imwrite(osp.join(root, split, 'fg', name + '.png'), fg)
 
 
-REFS = {'semseg': 40.0, 'normals/mean': 30.0, 'foreground': 60.0}
+REFS = {'semseg': 40.0, 'normals/mean': 30.0, 'figure': 60.0}
 
 
 def _indoor_config(root, work_dir):
-    tasks = ['semseg', 'normals', 'foreground']
+    tasks = ['semseg', 'normals', 'figure']
     task_cfg = dict(semseg=dict(num_classes=NUM_CLASSES))
     test_pipeline = [dict(type='LoadImageFromFile'),
                      dict(type='LoadMultiTaskAnnotations'),
@@ -133,23 +134,7 @@ def _indoor_config(root, work_dir):
                      delta_m_ref=REFS)
     return Config(dict(
         default_scope='mmseg', work_dir=work_dir,
-        model=dict(
-            type='MultiTaskEncoderDecoder',
-            data_preprocessor=dict(
-                type='MultiTaskDataPreProcessor', mean=[128.] * 3,
-                std=[64.] * 3, bgr_to_rgb=True, size=(64, 96),
-                test_cfg=dict(size_divisor=32)),
-            backbone=dict(type='mmpretrain.ResNet', depth=18,
-                          stem_channels=8, base_channels=8,
-                          out_indices=(0, 1, 2, 3)),
-            decode_head=dict(
-                type='MTLSIHead', in_channels=[8, 16, 32, 64], tasks=tasks,
-                task_cfg=task_cfg, channels=16, num_heads=2, num_tokens=8,
-                window_size=(4, 6),
-                preliminary_decoder=dict(lateral_kernel=(1, 1, 1, 3),
-                                         num_convs=1),
-                output_decoder=dict(num_convs=1)),
-            test_cfg=dict(mode='whole')),
+        model=tiny_mtlsi(tasks, task_cfg),
         train_dataloader=loader('train', train_pipeline, batch_size=2,
                                 sampler='InfiniteSampler'),
         test_dataloader=loader('test', test_pipeline, test_mode=True),
@@ -223,12 +208,12 @@ def numpy_maxf(probs, gts, ignore=255, beta2=0.3):
     return 100 * best
 
 
-def test_foreground_is_registered_from_here_only():
-    assert TASK_SPECS['foreground'] is FOREGROUND
-    assert FOREGROUND.metric_kind == 'maxf' and FOREGROUND.column == 'Fg. maxF'
+def test_figure_is_registered_from_here_only():
+    assert TASK_SPECS['figure'] is FIGURE
+    assert FIGURE.metric_kind == 'maxf' and FIGURE.column == 'Fig. maxF'
     import mmtlsi
     hits = subprocess.run(
-        ['grep', '-rlI', '-e', 'gt_fg_map', '-e', 'Indoor13',
+        ['grep', '-rlI', '-e', 'gt_figure_map', '-e', 'Indoor13',
          osp.dirname(mmtlsi.__file__)], capture_output=True, text=True)
     assert hits.returncode == 1 and hits.stdout == ''     # 1: no match
 
@@ -245,17 +230,17 @@ def test_indoor_metrics_equal_their_numpy_definitions(indoor):
     nrm_g = [s.gt_normal_map.data.numpy() for s in samples]
     assert m['normals/mean'] == pytest.approx(
         numpy_mean_angle(nrm_p, nrm_g), abs=1e-3)
-    fg_p = [s.pred_fg_map.data[0].numpy() for s in samples]
-    fg_g = [s.gt_fg_map.data[0].numpy() for s in samples]
+    fg_p = [s.pred_figure_map.data[0].numpy() for s in samples]
+    fg_g = [s.gt_figure_map.data[0].numpy() for s in samples]
     # the decoder's ignore value reached the metric: 30 pixels of each image
     assert all((g == 255).sum() == 30 for g in fg_g)
-    assert m['foreground/maxF'] == pytest.approx(numpy_maxf(fg_p, fg_g),
+    assert m['figure/maxF'] == pytest.approx(numpy_maxf(fg_p, fg_g),
                                                  abs=1e-9)
     # Delta_m: the references' keys name a task (its main metric) or a
     # metric; directions from the specs (normals: lower is better)
     expected = np.mean([(m['semseg/mIoU'] - 40.0) / 40.0,
                         -(m['normals/mean'] - 30.0) / 30.0,
-                        (m['foreground/maxF'] - 60.0) / 60.0]) * 100
+                        (m['figure/maxF'] - 60.0) / 60.0]) * 100
     assert m['multi_task/delta_m'] == pytest.approx(expected)
 
 
@@ -265,11 +250,11 @@ def test_indoor_table_shows_the_spec_columns(indoor):
     m = indoor['metrics']
     table = format_results_table(m, tasks=specs, name='indoor13')
     header, row = [ln for ln in table.splitlines() if not ln.startswith('-')]
-    for title in ('Seg. mIoU ↑', 'Normal mErr ↓', 'Fg. maxF ↑', 'Δm ↑ (%)'):
+    for title in ('Seg. mIoU ↑', 'Normal mErr ↓', 'Fig. maxF ↑', 'Δm ↑ (%)'):
         assert title in header
     assert row.split() == [
         'indoor13', f'{m["semseg/mIoU"]:.2f}', f'{m["normals/mean"]:.2f}',
-        f'{m["foreground/maxF"]:.3f}', f'{m["multi_task/delta_m"]:.2f}']
+        f'{m["figure/maxF"]:.3f}', f'{m["multi_task/delta_m"]:.2f}']
 
 
 def test_indoor_pictures(indoor):
@@ -311,11 +296,11 @@ def _range_data(root):
 
 
 RANGE_CONFIG = """
-custom_imports = dict(imports=['mmtlsi', 'contour_task'],
+custom_imports = dict(imports=['mmtlsi', 'object_contour_task'],
                       allow_failed_imports=False)
 default_scope = 'mmseg'
-tasks = ['depth', 'contour']
-task_cfg = dict(contour=dict(max_dist=0.03))
+tasks = ['depth', 'object_contour']
+task_cfg = dict(object_contour=dict(max_dist=0.03))
 pipeline = [dict(type='LoadImageFromFile'),
             dict(type='LoadMultiTaskAnnotations'),
             dict(type='PackMultiTaskInputs')]
@@ -329,22 +314,9 @@ val_dataloader = dict(batch_size=1, num_workers=0,
                       dataset=dict(data, split='val', test_mode=True))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='MultiTaskMetric', task_cfg=task_cfg,
-                     delta_m_ref={{'depth/rmse': 1.5, 'contour': 20.0}})
+                     delta_m_ref={{'depth/rmse': 1.5, 'object_contour': 20.0}})
 test_evaluator = val_evaluator
-model = dict(
-    type='MultiTaskEncoderDecoder',
-    data_preprocessor=dict(type='MultiTaskDataPreProcessor', mean=[0.] * 3,
-                           std=[255.] * 3, size=(64, 96),
-                           test_cfg=dict(size_divisor=32)),
-    backbone=dict(type='mmpretrain.ResNet', depth=18, stem_channels=8,
-                  base_channels=8, out_indices=(0, 1, 2, 3)),
-    decode_head=dict(type='MTLSIHead', in_channels=[8, 16, 32, 64],
-                     tasks=tasks, task_cfg=task_cfg, channels=16,
-                     num_heads=2, num_tokens=8, window_size=(4, 6),
-                     preliminary_decoder=dict(lateral_kernel=(1, 1, 1, 3),
-                                              num_convs=1),
-                     output_decoder=dict(num_convs=1)),
-    test_cfg=dict(mode='whole'))
+model = {model}
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW',
                                                          lr=1e-3))
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2)
@@ -377,7 +349,10 @@ def range_run(tmp_path_factory):
     data = str(root / 'data')
     _range_data(data)
     config = root / 'range_contour.py'
-    config.write_text(RANGE_CONFIG.format(root=data))
+    model = tiny_mtlsi(['depth', 'object_contour'],
+                       dict(object_contour=dict(max_dist=0.03)),
+                       mean=(0., ) * 3, std=(255., ) * 3, bgr_to_rgb=False)
+    config.write_text(RANGE_CONFIG.format(root=data, model=repr(model)))
     work = str(root / 'work')
     _tool([osp.join(REPO, 'tools', 'train.py'), str(config), '--work-dir',
            work], cwd=str(root))
@@ -398,15 +373,15 @@ def test_config_registers_the_task_and_test_prints_its_table(range_run):
     for title in ('Depth RMSE ↓', 'Contour odsF ↑', 'Δm ↑ (%)'):
         assert title in header
     m = record['metrics']
-    assert record['tasks'] == ['depth', 'contour']
-    assert record['task_columns']['contour'] == dict(
-        key='contour/odsF', title='Contour odsF', higher_is_better=True,
+    assert record['tasks'] == ['depth', 'object_contour']
+    assert record['task_columns']['object_contour'] == dict(
+        key='object_contour/odsF', title='Contour odsF', higher_is_better=True,
         decimals=3)
     row = next(ln for ln in log.splitlines()
                if ln.startswith('range_contour'))
-    assert f'{m["contour/odsF"]:.3f}' in row.split()
+    assert f'{m["object_contour/odsF"]:.3f}' in row.split()
     expected = ((-(m['depth/rmse'] - 1.5) / 1.5) +
-                (m['contour/odsF'] - 20.0) / 20.0) * 100 / 2
+                (m['object_contour/odsF'] - 20.0) / 20.0) * 100 / 2
     assert m['multi_task/delta_m'] == pytest.approx(expected, abs=1e-9)
     pictures = glob.glob(str(range_run['root'] / 'show' / '**' / '*.png'),
                          recursive=True)
@@ -423,7 +398,7 @@ def test_config_run_metrics_equal_the_oracle(range_run):
 
     from mmtlsi.registry import MODELS
     cfg = Config.fromfile(range_run['config'])      # runs custom_imports
-    assert TASK_SPECS['contour'].metric_options['thresholds'] == 21
+    assert TASK_SPECS['object_contour'].metric_options['thresholds'] == 21
     model = MODELS.build(cfg.model)
     state = torch.load(osp.join(range_run['work'], 'iter_2.pth'),
                        map_location='cpu', weights_only=True)['state_dict']
@@ -443,8 +418,8 @@ def test_config_run_metrics_equal_the_oracle(range_run):
             sq += ((pred_d - gt_d)[valid]**2).sum()
             n += valid.sum()
             counts.append(boundary_counts_reference(
-                s.pred_contour_map.data[0].numpy(),
-                s.gt_contour_map.data[0].numpy(), thresholds=21,
+                s.pred_object_contour_map.data[0].numpy(),
+                s.gt_object_contour_map.data[0].numpy(), thresholds=21,
                 max_dist=0.03, nms=True, gt_is_boundary=True))
     m = range_run['record']['metrics']
     assert m['depth/rmse'] == pytest.approx(np.sqrt(sq / n), rel=1e-5)
@@ -453,4 +428,4 @@ def test_config_run_metrics_equal_the_oracle(range_run):
     prec = total[:, 2] / np.maximum(total[:, 3], 1)
     f = np.where(prec + rec > 0, 2 * prec * rec / np.maximum(prec + rec,
                                                              1e-12), 0)
-    assert m['contour/odsF'] == pytest.approx(100 * f.max(), abs=1e-6)
+    assert m['object_contour/odsF'] == pytest.approx(100 * f.max(), abs=1e-6)

@@ -381,22 +381,27 @@ def test_allowed_lists_match_real_keys():
 # --------------------------------------------------------------------------
 # the converter users run once
 # --------------------------------------------------------------------------
-def test_converter_output_loads_as_the_release_does(tmp_path):
+def run_converter(src, dst):
+    """tools/model_converters/backbone2mm.py SRC DST --config (the Swin-T
+    config at the small test width)."""
     import subprocess
     import sys
-    official = randomize(OfficialSwin(window=7, **SMALL_SWIN)).state_dict()
-    torch.save({'model': official}, tmp_path / 'release.pth')
-    config = tmp_path / 'small_swin_t.py'
+    config = dst.parent / 'small_swin_t.py'
     config.write_text(
         f"_base_ = '{ROOT}/configs/mtlsi/swin-t_nyud.py'\n"
         "model = dict(backbone=dict(arch=dict(_delete_=True, "
         "embed_dims=32, depths=[2, 2, 2, 2], num_heads=[1, 2, 2, 4])))\n")
-    out = subprocess.run(
-        [sys.executable, 'tools/model_converters/backbone2mm.py',
-         str(tmp_path / 'release.pth'), str(tmp_path / 'mm.pth'),
-         '--config', str(config)], cwd=ROOT, capture_output=True,
+    return subprocess.run(
+        [sys.executable, 'tools/model_converters/backbone2mm.py', str(src),
+         str(dst), '--config', str(config)], cwd=ROOT, capture_output=True,
         text=True, timeout=300, env={**__import__('os').environ,
                                      'PYTHONPATH': ROOT})
+
+
+def test_converter_output_loads_as_the_release_does(tmp_path):
+    official = randomize(OfficialSwin(window=7, **SMALL_SWIN)).state_dict()
+    torch.save({'model': official}, tmp_path / 'release.pth')
+    out = run_converter(tmp_path / 'release.pth', tmp_path / 'mm.pth')
     assert out.returncode == 0, out.stderr[-2000:]
     assert '(official Swin layout)' in out.stdout
     assert f'{OVERRIDE}={tmp_path / "mm.pth"}' in out.stdout
@@ -412,21 +417,9 @@ def test_converter_output_loads_as_the_release_does(tmp_path):
 
 def test_converter_names_the_source_and_writes_nothing_when_it_does_not_fit(
         tmp_path, small_official):
-    import subprocess
-    import sys
     del small_official['layers.1.blocks.1.mlp.fc1.bias']
     torch.save({'model': small_official}, tmp_path / 'release.pth')
-    config = tmp_path / 'small_swin_t.py'
-    config.write_text(
-        f"_base_ = '{ROOT}/configs/mtlsi/swin-t_nyud.py'\n"
-        "model = dict(backbone=dict(arch=dict(_delete_=True, "
-        "embed_dims=32, depths=[2, 2, 2, 2], num_heads=[1, 2, 2, 4])))\n")
-    out = subprocess.run(
-        [sys.executable, 'tools/model_converters/backbone2mm.py',
-         str(tmp_path / 'release.pth'), str(tmp_path / 'mm.pth'),
-         '--config', str(config)], cwd=ROOT, capture_output=True,
-        text=True, timeout=300, env={**__import__('os').environ,
-                                     'PYTHONPATH': ROOT})
+    out = run_converter(tmp_path / 'release.pth', tmp_path / 'mm.pth')
     assert out.returncode != 0
     assert (f'The backbone checkpoint {tmp_path / "release.pth"} (official '
             'Swin layout) does not fill SwinTransformer') in out.stderr

@@ -1,11 +1,12 @@
 """A task, its decoders and a dataset that a config loads with
-``custom_imports = dict(imports=['contour_task'])``; nothing in mmtlsi/
+``custom_imports = dict(imports=['object_contour_task'])``; nothing in mmtlsi/
 names them (see test_other_task_sets.py).
 
-``contour``: object contours given as one-pixel boundary maps, scored by the
-'boundary' metric kind with the GT taken as it is (``gt_is_boundary``) and
-21 thresholds. ``RangeContourDataset``: depth + contour,
-``<root>/{rgb,range,contour}/<id>.*`` with ``lists/<split>.lst``.
+``object_contour``: object contours given as one-pixel boundary maps,
+scored by the 'boundary' metric kind with the GT taken as it is
+(``gt_is_boundary``) and 21 thresholds. ``RangeContourDataset``: depth and
+object_contour, ``<root>/{rgb,range,contour}/<id>.*`` with
+``lists/<split>.lst``.
 """
 import numpy as np
 
@@ -15,8 +16,10 @@ from mmtlsi.registry import DATASETS
 from mmtlsi.tasks import get_task_spec, register_task
 
 CONTOUR = register_task(get_task_spec('edge').with_overrides(
-    name='contour', title='Contour', gt_field='gt_contour_map',
-    pred_field='pred_contour_map', results_key='gt_contour_map',
+    name='object_contour', title='Contour',
+    gt_field='gt_object_contour_map',
+    pred_field='pred_object_contour_map',
+    results_key='gt_object_contour_map',
     loss_weight=10.0, decimals=3,
     metric_options=dict(thresholds=21, gt_is_boundary=True)))
 
@@ -34,9 +37,9 @@ def _contour_png(path):
 @DATASETS.register_module()
 class RangeContourDataset(MultiTaskSegDataset):
     METAINFO = dict(classes=(), palette=[])
-    TASKS = ('depth', 'contour')
+    TASKS = ('depth', 'object_contour')
     FILES = dict(depth=('range', '.npy', 'range_depth_mm'),
-                 contour=('contour', '.png', 'contour_png'))
+                 object_contour=('contour', '.png', 'contour_png'))
 
     def load_ids(self):
         return self.read_split_file(self._path('lists', self.split + '.lst'))
