@@ -381,30 +381,31 @@ def test_allowed_lists_match_real_keys():
 # --------------------------------------------------------------------------
 # the converter users run once
 # --------------------------------------------------------------------------
-def run_converter(src, dst):
-    """tools/model_converters/backbone2mm.py SRC DST --config (the Swin-T
-    config at the small test width)."""
-    import subprocess
-    import sys
+def run_converter(src, dst, monkeypatch, capsys):
+    """``tools/model_converters/backbone2mm.py SRC DST --config`` (the Swin-T
+    config at the small test width), run as a script in this process;
+    returns what it printed."""
+    import runpy
     config = dst.parent / 'small_swin_t.py'
     config.write_text(
         f"_base_ = '{ROOT}/configs/mtlsi/swin-t_nyud.py'\n"
         "model = dict(backbone=dict(arch=dict(_delete_=True, "
         "embed_dims=32, depths=[2, 2, 2, 2], num_heads=[1, 2, 2, 4])))\n")
-    return subprocess.run(
-        [sys.executable, 'tools/model_converters/backbone2mm.py', str(src),
-         str(dst), '--config', str(config)], cwd=ROOT, capture_output=True,
-        text=True, timeout=300, env={**__import__('os').environ,
-                                     'PYTHONPATH': ROOT})
+    script = osp.join(ROOT, 'tools', 'model_converters', 'backbone2mm.py')
+    monkeypatch.setattr('sys.argv', [script, str(src), str(dst),
+                                     '--config', str(config)])
+    runpy.run_path(script, run_name='__main__')
+    return capsys.readouterr().out
 
 
-def test_converter_output_loads_as_the_release_does(tmp_path):
+def test_converter_output_loads_as_the_release_does(tmp_path, monkeypatch,
+                                                   capsys):
     official = randomize(OfficialSwin(window=7, **SMALL_SWIN)).state_dict()
     torch.save({'model': official}, tmp_path / 'release.pth')
-    out = run_converter(tmp_path / 'release.pth', tmp_path / 'mm.pth')
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert '(official Swin layout)' in out.stdout
-    assert f'{OVERRIDE}={tmp_path / "mm.pth"}' in out.stdout
+    out = run_converter(tmp_path / 'release.pth', tmp_path / 'mm.pth',
+                        monkeypatch, capsys)
+    assert '(official Swin layout)' in out
+    assert f'{OVERRIDE}={tmp_path / "mm.pth"}' in out
     converted = torch.load(tmp_path / 'mm.pth', weights_only=True)
     assert not any(k.startswith(('layers.', 'head.')) for k in converted)
     from_file = init_small_swin_t(tmp_path / 'mm.pth').state_dict()
@@ -416,12 +417,14 @@ def test_converter_output_loads_as_the_release_does(tmp_path):
 
 
 def test_converter_names_the_source_and_writes_nothing_when_it_does_not_fit(
-        tmp_path, small_official):
+        tmp_path, small_official, monkeypatch, capsys):
     del small_official['layers.1.blocks.1.mlp.fc1.bias']
     torch.save({'model': small_official}, tmp_path / 'release.pth')
-    out = run_converter(tmp_path / 'release.pth', tmp_path / 'mm.pth')
-    assert out.returncode != 0
-    assert (f'The backbone checkpoint {tmp_path / "release.pth"} (official '
-            'Swin layout) does not fill SwinTransformer') in out.stderr
-    assert 'stages.1.blocks.1.ffn.layers.0.0.bias' in out.stderr
+    with pytest.raises(BackboneWeightsError) as err:
+        run_converter(tmp_path / 'release.pth', tmp_path / 'mm.pth',
+                      monkeypatch, capsys)
+    assert str(err.value).startswith(
+        f'The backbone checkpoint {tmp_path / "release.pth"} (official Swin '
+        'layout) does not fill SwinTransformer')
+    assert 'stages.1.blocks.1.ffn.layers.0.0.bias' in str(err.value)
     assert not (tmp_path / 'mm.pth').exists()
