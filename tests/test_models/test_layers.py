@@ -6,16 +6,19 @@ import torch.nn.functional as F
 import mmtlsi  # noqa: F401
 from mmtlsi.models.layers import (
     CWIB,
+    MTMQLFB,
+    CrossTaskAttention,
     RelativePositionBias,
     SemanticTokenDistiller,
     TaskDecoder,
     elu_feature_map,
     linear_attention,
+    merge_heads,
     pad_to_windows,
+    split_heads,
     window_partition,
     window_reverse,
 )
-from mmtlsi.models.necks import MTMQLFB, CrossTaskAttention
 
 
 def test_linear_attention_equals_explicit_quadratic_form():
@@ -199,3 +202,17 @@ def test_mt_mqlfb_defaults_to_one_global_context():
     feats = [torch.randn(1, 16, 6, 6) for _ in range(3)]
     with torch.no_grad():
         assert (one(feats) - eight(feats)).abs().max() > 1e-3
+
+
+def test_split_and_merge_heads():
+    x = torch.arange(2 * 3 * 6, dtype=torch.float32).view(2, 3, 6)
+    heads = split_heads(x, 3)
+    assert heads.shape == (2, 3, 3, 2)
+    # head i holds channels 2i, 2i+1 of every token
+    assert torch.equal(heads[1, 2, 0], x[1, 0, 4:6])
+    assert torch.equal(merge_heads(heads), x)
+    # leading dimensions pass through (windows x batch)
+    y = torch.randn(2, 5, 4, 8)
+    assert torch.equal(merge_heads(split_heads(y, 4)), y)
+    with pytest.raises(ValueError, match='6 channels do not split into 4'):
+        split_heads(x, 4)

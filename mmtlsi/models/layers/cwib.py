@@ -6,21 +6,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmtlsi.registry import MODELS
-
-from .window_attention import pad_to_windows, window_partition, window_reverse
-
-
-def _heads(x: Tensor, num_heads: int) -> Tensor:
-    """(B, N, C) -> (B, h, N, C / h)."""
-    b, n, c = x.shape
-    return x.view(b, n, num_heads, c // num_heads).transpose(1, 2)
-
-
-def _merge(x: Tensor) -> Tensor:
-    """(B, h, N, c) -> (B, N, h * c)."""
-    b, h, n, c = x.shape
-    return x.transpose(1, 2).reshape(b, n, h * c)
+from .multi_head import merge_heads, split_heads
+from .windows import pad_to_windows, window_partition, window_reverse
 
 
 class RelativePositionBias(nn.Module):
@@ -47,7 +34,6 @@ class RelativePositionBias(nn.Module):
         return self.table[self.index].permute(2, 0, 1)
 
 
-@MODELS.register_module()
 class CWIB(BaseModule):
     """Window self-attention and cross-attention to distilled tokens.
 
@@ -102,7 +88,7 @@ class CWIB(BaseModule):
         qkv, (pad_h, pad_w) = pad_to_windows(qkv, self.window_size)
         hp, wp = h + pad_h, w + pad_w
         windows = window_partition(qkv, self.window_size)  # (B*nW, n, 3d)
-        qw, kw, vw = (_heads(t, self.num_heads)
+        qw, kw, vw = (split_heads(t, self.num_heads)
                       for t in windows.chunk(3, dim=-1))
         mask = self.rel_pos() if self.rel_pos is not None else None
         if pad_h or pad_w:
@@ -115,7 +101,7 @@ class CWIB(BaseModule):
             mask = valid if mask is None else mask.masked_fill(
                 ~valid, float('-inf'))
         out = F.scaled_dot_product_attention(qw, kw, vw, attn_mask=mask)
-        out = window_reverse(_merge(out), self.window_size, hp, wp)
+        out = window_reverse(merge_heads(out), self.window_size, hp, wp)
         return out[:, :h, :w].reshape(b, h * w, c)
 
     def forward(self, feature: Tensor, tokens: Tensor) -> Tensor:
@@ -126,9 +112,9 @@ class CWIB(BaseModule):
         o_w = self._window_attention(q, k, v, (h, w))
         kc, vc = self.kv_cross(
             self.norm_tokens(tokens + self.pos_embed)).chunk(2, dim=-1)
-        o_c = _merge(F.scaled_dot_product_attention(
-            _heads(q, self.num_heads), _heads(kc, self.num_heads),
-            _heads(vc, self.num_heads)))
+        o_c = merge_heads(F.scaled_dot_product_attention(
+            split_heads(q, self.num_heads), split_heads(kc, self.num_heads),
+            split_heads(vc, self.num_heads)))
         z = self.merge(torch.cat([o_w, o_c], -1)) + p
         x = z + self.ffn(self.norm_z(z))
         return x.transpose(1, 2).reshape(b, c, h, w)

@@ -1,4 +1,5 @@
-"""Non-overlapping window partition / reverse, with padding for any size."""
+"""Non-overlapping windows: partition a map into them and back, with
+zero-padding for any size (no attention here; CWIB attends in them)."""
 from __future__ import annotations
 
 import torch.nn.functional as F

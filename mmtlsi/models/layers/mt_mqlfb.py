@@ -9,10 +9,8 @@ from torch import Tensor, nn
 
 from mmtlsi.registry import MODELS
 
-from ..layers.linear_attention import (
-    linear_attention_apply,
-    linear_attention_context,
-)
+from .linear_attention import linear_attention_apply, linear_attention_context
+from .multi_head import merge_heads, split_heads
 
 
 def tasks_to_tokens(maps: Sequence[Tensor]) -> Tensor:
@@ -70,22 +68,17 @@ class MTMQLFB(BaseModule):
         self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(),
                                  nn.Linear(hidden, channels))
 
-    def _split_heads(self, x: Tensor) -> Tensor:
-        b, n, c = x.shape
-        x = x.view(b, n, self.num_heads, c // self.num_heads)
-        return x.transpose(1, 2)
-
     def forward(self, feats: Sequence[Tensor]) -> Tensor:
         """feats: T maps (B, d, H, W) -> fused tokens I (B, N, d)."""
         m = tasks_to_tokens([self.pool(f) for f in feats])
         k, v = self.kv(self.norm_kv(m)).chunk(2, dim=-1)
-        context, key_sum = linear_attention_context(
-            self._split_heads(k), self._split_heads(v))  # (B,h,dh,dh),(B,h,dh)
+        context, key_sum = linear_attention_context(   # (B,h,dh,dh), (B,h,dh)
+            split_heads(k, self.num_heads), split_heads(v, self.num_heads))
         outs = []
         for conv in self.query_convs:
             g = tasks_to_tokens([conv(f) for f in feats])          # (B, N, d)
-            q = self._split_heads(self.q(self.norm_q(g)))
+            q = split_heads(self.q(self.norm_q(g)), self.num_heads)
             o = linear_attention_apply(q, context, key_sum)     # (B,h,N,dh)
-            outs.append(o.transpose(1, 2).flatten(2))
+            outs.append(merge_heads(o))
         o_agg = self.out_proj(torch.cat(outs, dim=-1))
         return o_agg + self.mlp(o_agg)
