@@ -303,3 +303,11 @@ def test_cwib_matches_its_equations_forward_and_backward():
         torch.testing.assert_close(
             block(feature.contiguous(memory_format=torch.channels_last),
                   tokens), expected)
+
+
+def test_elu_feature_map_equals_elu_plus_one():
+    x = torch.linspace(-30, 30, 1001, requires_grad=True)
+    phi = elu_feature_map(x)
+    torch.testing.assert_close(phi, F.elu(x) + 1)
+    g, = torch.autograd.grad(phi.sum(), x)
+    torch.testing.assert_close(g, torch.where(x > 0, 1.0, torch.exp(x)))

@@ -101,12 +101,16 @@ class MTMQLFB(BaseModule):
         # rows of W_O,s^T
         folded = (context[:, None] @ self.out_proj.weight.t().reshape(
             num_scales, heads, dh, d)).view(b, num_scales, d, d)
-        o_agg = self.out_proj.bias
+        o_agg = None
         for s, conv in enumerate(self.query_convs):
             g = tasks_to_tokens([conv(f) for f in feats])         # (B, N, d)
             phi_q = elu_feature_map(self.q(self.norm_q(g)))
             normaliser = (phi_q @ key_sum).unsqueeze(-1)       # (B, N, h, 1)
             phi_q = (phi_q.view(b, n, heads, dh) / (normaliser + self.eps))
-            o_agg = torch.baddbmm(o_agg, phi_q.view(b, n, d), folded[:, s])
+            if o_agg is None:
+                o_agg = torch.baddbmm(self.out_proj.bias, phi_q.view(b, n, d),
+                                      folded[:, s])
+            else:
+                o_agg.baddbmm_(phi_q.view(b, n, d), folded[:, s])
         out = self.mlp(o_agg)
         return out.add_(o_agg)
