@@ -142,6 +142,9 @@ def test_mt_mqlfb_matches_its_equations(heads):
     assert out.shape == (2, n, 8)
     expected = _mt_mqlfb_explicit(neck, feats, heads)
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():                  # the in-place inference path
+        torch.testing.assert_close(neck(feats), expected, rtol=1e-4,
+                                   atol=1e-5)
     # and the same gradients, for inputs and every parameter
     weight = torch.randn_like(out)
     params = [feats[0], neck.q.weight, neck.kv.weight, neck.out_proj.weight,
@@ -311,3 +314,7 @@ def test_elu_feature_map_equals_elu_plus_one():
     torch.testing.assert_close(phi, F.elu(x) + 1)
     g, = torch.autograd.grad(phi.sum(), x)
     torch.testing.assert_close(g, torch.where(x > 0, 1.0, torch.exp(x)))
+    with torch.no_grad():                  # the in-place path
+        y = x.detach().clone()
+        torch.testing.assert_close(elu_feature_map(y), F.elu(x) + 1)
+        assert torch.equal(y, x)           # its input is left alone

@@ -17,7 +17,9 @@ def elu_feature_map(x: Tensor) -> Tensor:
     map (the second form: vectorised kernels, twice as fast as ELU's on
     CPU)."""
     pos = F.relu(x)
-    return torch.exp(x - pos) + pos
+    if torch.is_grad_enabled():
+        return torch.exp(x - pos) + pos
+    return (x - pos).exp_().add_(pos)       # no autograd: reuse the buffer
 
 
 def linear_attention_context(key: Tensor, value: Tensor

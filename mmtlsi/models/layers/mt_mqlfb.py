@@ -106,7 +106,10 @@ class MTMQLFB(BaseModule):
             g = tasks_to_tokens([conv(f) for f in feats])         # (B, N, d)
             phi_q = elu_feature_map(self.q(self.norm_q(g)))
             normaliser = (phi_q @ key_sum).unsqueeze(-1)       # (B, N, h, 1)
-            phi_q = (phi_q.view(b, n, heads, dh) / (normaliser + self.eps))
+            normaliser = normaliser + self.eps
+            phi_q = phi_q.view(b, n, heads, dh)
+            phi_q = phi_q / normaliser if torch.is_grad_enabled() else \
+                phi_q.div_(normaliser)
             if o_agg is None:
                 o_agg = torch.baddbmm(self.out_proj.bias, phi_q.view(b, n, d),
                                       folded[:, s])
