@@ -16,8 +16,9 @@ default_hooks = dict(
     # 'auto': the first metric the evaluator reports; set e.g.
     # save_best='multi-task/delta_m', rule='greater' when the evaluator
     # reports Delta_m.
-    # checkpoints are written atomically (write, fsync, rename)
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4000,
+    # checkpoints are written atomically (write, fsync, rename), and old ones
+    # are deleted only after the new one and last_checkpoint are on disk
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=4000,
                     max_keep_ckpts=2, save_best='auto',
                     backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
