@@ -2,7 +2,8 @@
 
 1. generates the synthetic NYUDv2-layout dataset (first run only);
 2. trains a small MTLSI-Net on the CPU (``tools/train.py``; a killed demo
-   resumes from its last checkpoint when run again);
+   resumes from its newest complete checkpoint when run again, and stops
+   with a message rather than start over if none is left);
 3. tests it (``tools/test.py``): the benchmark table and prediction pictures;
 4. fits and evaluates the constant predictor on the same split, and prints
    both side by side with the margin on every task.
@@ -18,7 +19,6 @@ import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
 DEFAULT_CONFIG = 'configs/demo/mtlsi_tiny_synthetic-nyud.py'
 
 
@@ -46,32 +46,37 @@ def run(cmd):
     subprocess.run([sys.executable] + cmd, cwd=REPO, check=True, env=env)
 
 
+def has_checkpoints(work_dir):
+    """True when the work dir holds a checkpoint or a ``last_checkpoint``
+    marker: the demo then resumes (``tools/train.py --resume`` falls back to
+    the newest complete checkpoint, or stops with a message)."""
+    from mmtlsi.engine.checkpoint_io import resumable_checkpoints
+    return osp.exists(osp.join(work_dir, 'last_checkpoint')) or bool(
+        resumable_checkpoints(work_dir))
+
+
 def last_checkpoint(work_dir):
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.exists(marker):
-        return None
-    with open(marker) as f:
-        path = f.read().strip()
-    return path if osp.exists(path) else None
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
 
 
 def constant_baseline(cfg_path, cfg_options, out_dir):
     """Fit the constant predictor on the training split, evaluate on test."""
-    from mmengine.config import Config, DictAction  # noqa: F401
+    from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS, METRICS
     from tqdm import tqdm
 
-    import mmtlsi  # noqa: F401
+    from mmtlsi.engine.config_utils import (
+        merge_cfg_options,
+        parse_cfg_options,
+    )
     from mmtlsi.engine.constant_baseline import ConstantPredictor
     from mmtlsi.evaluation.report import dump_results
     from mmtlsi.tasks import build_task_specs
 
-    cfg = Config.fromfile(cfg_path)
-    if cfg_options:
-        parser = argparse.ArgumentParser()
-        parser.add_argument('--o', nargs='+', action=DictAction)
-        cfg.merge_from_dict(parser.parse_args(['--o', *cfg_options]).o)
+    cfg = merge_cfg_options(Config.fromfile(cfg_path),
+                            parse_cfg_options(cfg_options))
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     specs = build_task_specs(cfg.model.decode_head.tasks,
                              cfg.model.decode_head.get('task_cfg'))
@@ -108,8 +113,7 @@ def main():
 
     step('1-2/4  synthetic dataset + training on the CPU (tools/train.py)')
     train_cmd = ['tools/train.py', args.config, '--work-dir', work_dir]
-    if not args.fresh and last_checkpoint(work_dir):
-        print(f'resuming from {last_checkpoint(work_dir)}')
+    if not args.fresh and has_checkpoints(work_dir):
         train_cmd.append('--resume')
     run(train_cmd + cfg_opts)
     checkpoint = last_checkpoint(work_dir)
