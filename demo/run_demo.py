@@ -46,6 +46,17 @@ def run(cmd):
     subprocess.run([sys.executable] + cmd, cwd=REPO, check=True, env=env)
 
 
+def run_setting():
+    """Compute threads, torch's CPU kernel level and torch's version: what
+    decides the last bits of the demo's numbers."""
+    import torch
+    capability = getattr(torch.backends.cpu, 'get_cpu_capability',
+                         lambda: 'unknown')()
+    threads = os.environ.get('OMP_NUM_THREADS', '1')
+    return (f'{threads} compute thread(s), CPU kernels {capability}, '
+            f'torch {torch.__version__}')
+
+
 def has_checkpoints(work_dir):
     """True when the work dir holds a checkpoint or a ``last_checkpoint``
     marker: the demo then resumes (``tools/train.py --resume`` falls back to
@@ -152,15 +163,19 @@ def main():
         lines.append(f'  {title:<14} {ours:10.4f} vs {const:10.4f}: '
                      f'better by {better:.4f}{rel}')
     minutes = (time.time() - started) / 60
+    machine = run_setting()
     pictures = osp.join(show_dir, 'vis_data', 'vis_image')
     lines += ['', f'checkpoint: {checkpoint}', f'pictures:   {pictures}/',
               f'tables:     {work_dir}/*.md, *.json',
               f'time: {minutes:.1f} min in all '
-              f'(training {train_minutes:.1f} min)']
+              f'(training {train_minutes:.1f} min)',
+              f'ran with: {machine} (numbers move a little between CPUs: '
+              f'docs/get_started.md#demo-numbers-across-machines)']
     print('\n'.join(lines))
     with open(osp.join(work_dir, 'demo_summary.json'), 'w') as f:
         json.dump(dict(margins=margins, minutes=minutes,
                        train_minutes=train_minutes, checkpoint=checkpoint,
+                       machine=machine,
                        all_better=all(m['better_by'] > 0
                                       for m in margins.values())), f,
                   indent=2)

@@ -1,7 +1,9 @@
 """Hooks."""
 from __future__ import annotations
 
+import os
 import os.path as osp
+import re
 from contextlib import contextmanager
 from typing import Sequence
 
@@ -77,6 +79,29 @@ class AtomicCheckpointHook(CheckpointHook):
                     runner.logger.warning(
                         f'removed {path}, left by a save that was '
                         f'interrupted')
+            for path in self._superseded_checkpoints():
+                self.file_backend.remove(path)
+                runner.logger.warning(
+                    f'removed {path}: max_keep_ckpts={self.max_keep_ckpts} '
+                    f'had dropped it, but the run stopped before deleting it')
+
+    def _superseded_checkpoints(self) -> list:
+        """Regular checkpoints older than the kept ones and not kept: a run
+        killed between saving a checkpoint and deleting the old one leaves
+        one behind."""
+        kept = list(getattr(self, 'keep_ckpt_ids', ()))
+        if self.max_keep_ckpts <= 0 or not kept or \
+                not osp.isdir(str(self.out_dir)):
+            return []
+        pattern = re.compile(
+            re.escape(self.filename_tmpl).replace(r'\{\}', r'(\d+)') + '$')
+        found = []
+        for name in sorted(os.listdir(self.out_dir)):
+            match = pattern.match(name)
+            if match and int(match[1]) < max(kept) \
+                    and int(match[1]) not in kept:
+                found.append(osp.join(self.out_dir, name))
+        return found
 
     @contextmanager
     def _deferred_removal(self):
