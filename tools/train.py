@@ -85,7 +85,7 @@ def main():
         cfg.resume = args.resume
         if int(os.environ.get('RANK', 0)) == 0:
             # held until the process ends; a killed run releases it too
-            WorkDirLock(cfg.work_dir).acquire()
+            lock = WorkDirLock(cfg.work_dir).acquire()  # noqa: F841
         choose_resume_checkpoint(cfg)
     except (ConfigOptionError, FileNotFoundError, RuntimeError,
             ValueError) as e:
