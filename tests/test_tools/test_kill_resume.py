@@ -3,10 +3,12 @@ always resumes and ends with the weights of an uninterrupted run."""
 import os
 import os.path as osp
 import random
+import re
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import torch
@@ -14,6 +16,7 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CFG = osp.join(REPO, 'configs', 'demo', 'mtlsi_tiny_synthetic-nyud.py')
 MAX_ITERS = 8
+ITER_LINE = re.compile(r'Iter\(train\) \[\s*(\d+)/')
 # a save's fsync sleeps this long, so that kills land inside saves
 SLOW_FSYNC_S = 0.3
 # train.py behind a slowed os.fsync (checkpoint files are fsynced before
@@ -70,6 +73,37 @@ def _temp_files(work_dir):
         if osp.isdir(work_dir) else []
 
 
+class _Log:
+    """Collects a process's output lines as they come, on a thread."""
+
+    def __init__(self, proc):
+        self.lines = []
+        self.thread = threading.Thread(target=self._read, args=(proc,),
+                                       daemon=True)
+        self.thread.start()
+
+    def _read(self, proc):
+        for line in proc.stdout:
+            self.lines.append(line)
+
+    def last_iter(self):
+        done = [int(m[1]) for line in list(self.lines)
+                for m in [ITER_LINE.search(line)] if m]
+        return max(done, default=0)
+
+    def text(self):
+        self.thread.join(timeout=30)
+        return ''.join(self.lines)
+
+
+def _saved_step(work_dir):
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.exists(marker):
+        return 0
+    with open(marker) as f:
+        return int(re.search(r'iter_(\d+)\.pth', f.read())[1])
+
+
 def _final_weights(work_dir):
     ckpt = torch.load(osp.join(work_dir, f'iter_{MAX_ITERS}.pth'),
                       map_location='cpu', weights_only=True)
@@ -81,33 +115,42 @@ def test_sigkill_at_random_moments_then_resume_matches(tmp_path):
     folder = str(tmp_path)
     cfg = _config(folder)
     ref_dir = osp.join(folder, 'ref')
-    started = time.time()
     proc = _start(cfg, ref_dir, folder)
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out[-3000:]
-    duration = time.time() - started
     reference = _final_weights(ref_dir)
 
     rng = random.Random(20261202)
     work_dir = osp.join(folder, 'killed')
-    kills = []                         # (seconds after start, inside a save)
-    for attempt in range(4):
+    # when each run is killed: while a checkpoint is being written; at a
+    # random moment of the start-up; a random time after a random iteration
+    moments = ['save', 'startup'] + ['iteration'] * 3
+    kills = []                         # (moment, detail, inside a save)
+    for moment in moments:
+        resumed_at = _saved_step(work_dir)
         proc = _start(cfg, work_dir, folder)
-        t0 = time.time()
-        if attempt == 0:               # the first kill: inside a save
+        log = _Log(proc)
+        if moment == 'save':
+            detail = 'first temporary file'
             while proc.poll() is None and not _temp_files(work_dir):
-                time.sleep(0.005)
+                time.sleep(0.002)
+        elif moment == 'startup':
+            delay = rng.uniform(0.5, 3.0)
+            detail = f'{delay:.2f} s after start'
+            time.sleep(delay)
         else:
-            deadline = t0 + rng.uniform(0.3, 1.0) * duration
-            while proc.poll() is None and time.time() < deadline:
-                time.sleep(0.005)
-        if proc.poll() is not None:    # it finished before the kill
-            proc.communicate()
-            break
+            target = rng.randint(resumed_at + 1, MAX_ITERS - 1)
+            delay = rng.uniform(0.0, 0.4)
+            detail = f'{delay:.2f} s after iteration {target}'
+            while proc.poll() is None and log.last_iter() < target:
+                time.sleep(0.002)
+            time.sleep(delay)
+        assert proc.poll() is None, (moment, detail, log.text()[-3000:])
         in_save = bool(_temp_files(work_dir))
         proc.send_signal(signal.SIGKILL)
-        proc.communicate()
-        kills.append((round(time.time() - t0, 2), in_save))
+        proc.wait()
+        log.text()
+        kills.append((moment, detail, in_save))
         # a loadable checkpoint is always left once one was written
         if osp.exists(osp.join(work_dir, 'last_checkpoint')):
             with open(osp.join(work_dir, 'last_checkpoint')) as f:
@@ -115,8 +158,8 @@ def test_sigkill_at_random_moments_then_resume_matches(tmp_path):
             assert osp.isfile(named), (kills, os.listdir(work_dir))
             torch.load(named, map_location='cpu', weights_only=True)
 
-    assert len(kills) >= 3, kills
-    assert kills[0][1], f'the first kill was not inside a save: {kills}'
+    assert len(kills) == len(moments), kills
+    assert kills[0][2], f'the first kill was not inside a save: {kills}'
     proc = _start(cfg, work_dir, folder)
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out[-3000:]
