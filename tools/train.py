@@ -56,6 +56,15 @@ def enable_amp(cfg: Config) -> None:
     cfg.optim_wrapper.loss_scale = 'dynamic'
 
 
+def launcher_rank() -> int:
+    """This process's rank as the launcher sets it (before any process
+    group exists): torchrun, Slurm, Open MPI / MPICH."""
+    for name in ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK', 'PMI_RANK'):
+        if name in os.environ:
+            return int(os.environ[name])
+    return 0
+
+
 def choose_resume_checkpoint(cfg: Config) -> None:
     """``--resume`` without ``load_from``: continue from ``last_checkpoint``,
     or from the newest complete checkpoint when it names a missing file;
@@ -83,7 +92,7 @@ def main():
         if args.amp:
             enable_amp(cfg)
         cfg.resume = args.resume
-        if int(os.environ.get('RANK', 0)) == 0:
+        if launcher_rank() == 0:
             # held until the process ends; a killed run releases it too
             lock = WorkDirLock(cfg.work_dir).acquire()  # noqa: F841
         choose_resume_checkpoint(cfg)
