@@ -168,6 +168,7 @@ def test_sigkill_at_random_moments_then_resume_matches(tmp_path):
     assert resumed.keys() == reference.keys()
     for key, value in reference.items():
         assert torch.equal(resumed[key], value), (key, kills)
+    print('kills (moment, when, inside a save):', kills)
     # max_keep_ckpts=1: exactly the last checkpoint is left
     assert sorted(n for n in os.listdir(work_dir) if n.endswith('.pth')) \
         == [f'iter_{MAX_ITERS}.pth']
