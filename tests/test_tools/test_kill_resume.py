@@ -13,6 +13,8 @@ import time
 
 import torch
 
+import mmtlsi  # noqa: F401  (allow-lists mmengine's checkpoint types)
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CFG = osp.join(REPO, 'configs', 'demo', 'mtlsi_tiny_synthetic-nyud.py')
 MAX_ITERS = 8
