@@ -159,3 +159,15 @@ def test_predict_undoes_flip():
             meta, flip=True, flip_direction='horizontal'))])
     torch.testing.assert_close(flipped[0].pred_depth_map.data,
                                plain[0].pred_depth_map.data.flip(-1))
+
+
+def test_task_the_dataset_lacks_is_named_with_the_dataset_tasks():
+    model = tiny_model(['semseg', 'human_parts'])
+    samples = make_samples(['semseg'], 2, 32, 32)
+    for s in samples:
+        s.set_metainfo(dict(tasks=['semseg', 'depth']))
+    with pytest.raises(ValueError) as e:
+        model(torch.randn(2, 3, 32, 32), samples, mode='loss')
+    msg = str(e.value)
+    assert "task 'human_parts'" in msg
+    assert "provides only ['semseg', 'depth']" in msg
