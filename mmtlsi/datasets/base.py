@@ -71,6 +71,14 @@ class MultiTaskSegDataset(BaseSegDataset):
                 f'it provides {list(self.TASKS)}')
         self.task_specs = specs
         self.tasks: List[str] = list(specs)
+        # tasks whose class count the config sets (num_classes): it wins over
+        # the dataset's class names
+        overrides = [task_cfg or {}]
+        if isinstance(tasks, Mapping):
+            overrides.append(tasks)
+        self._configured_classes = {
+            t for o in overrides for t, c in o.items()
+            if isinstance(c, Mapping) and 'num_classes' in c}
         self.split = split
         self.check_files = check_files
         kwargs.setdefault('ann_file', '')
@@ -126,8 +134,8 @@ class MultiTaskSegDataset(BaseSegDataset):
         """How many classes a class-map task has: ``num_classes`` of the
         task's config if given, else the dataset's class names."""
         spec = self.task_specs[task]
-        if 'num_classes' in spec.extra:
-            return int(spec.extra['num_classes'])
+        if task in self._configured_classes:
+            return spec.out_channels
         info = self.metainfo
         names = info.get('classes') if task == 'semseg' else \
             info.get('task_metainfo', {}).get(task, {}).get('classes')
