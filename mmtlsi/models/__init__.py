@@ -4,6 +4,8 @@ from . import (  # noqa: F401
     decode_heads,
     layers,
     losses,
-    necks,
     segmentors,
 )
+from .optimize import optimize_for_inference
+
+__all__ = ['optimize_for_inference']

@@ -92,6 +92,67 @@ def test_complexity_counts_split_backbone_and_head():
     assert flops['head'] > 4 * 8 * 16 * 16 * 16
 
 
+def _built_head(name, **options):
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'mtlsi', name))
+    cfg.merge_from_dict(dict(TINY, **options))
+    init_default_scope('mmseg')
+    return MODELS.build(cfg.model.decode_head)
+
+
+def test_paper_configs_use_one_fusion_context_and_position_bias():
+    head = _built_head('swin-t_nyud.py')
+    # the fusion's heads are its own setting, not CWIB's
+    assert head.fusion.num_heads == 1
+    assert all(c.num_heads == 2 for c in head.cwibs.values())
+    assert all(c.rel_pos is not None for c in head.cwibs.values())
+    assert head.cwibs['depth'].rel_pos.table.shape == (7 * 7, 2)
+
+
+def test_fusion_heads_and_position_bias_ablations():
+    head = _built_head('ablations/swin-t_nyud_fusion-8heads.py',
+                       **{'model.decode_head.channels': 32})
+    assert head.fusion.num_heads == 8
+    assert all(c.rel_pos is not None for c in head.cwibs.values())
+    head = _built_head('ablations/swin-t_nyud_no-rpb.py')
+    assert head.fusion.num_heads == 1
+    assert all(c.rel_pos is None for c in head.cwibs.values())
+
+
+def test_only_what_configs_build_is_registered():
+    """Every model class mmtlsi registers is built by some config (directly
+    or through the task specs' losses); internal parts are not registered."""
+    registered = {name for name, cls in MODELS.module_dict.items()
+                  if cls.__module__.startswith('mmtlsi.')}
+    built = set()
+    init_default_scope('mmseg')
+    for path in MODEL_CONFIGS:
+        cfg = Config.fromfile(path)
+        cfg.merge_from_dict(TINY)
+        built |= {type(m).__name__ for m in MODELS.build(cfg.model).modules()}
+    assert registered <= built, registered - built
+    assert {'MTLSIHead', 'MTMQLFB', 'CrossTaskAttention'} <= registered
+    assert not {'CWIB', 'TaskDecoder', 'SemanticTokenDistiller',
+                'MultiTaskLoss'} & registered
+
+
+def test_flops_per_part_add_up_to_the_head():
+    from mmtlsi.utils import count_flops
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'mtlsi',
+                                   'swin-t_nyud.py'))
+    cfg.merge_from_dict(TINY)
+    init_default_scope('mmseg')
+    model = MODELS.build(cfg.model)
+    flops = count_flops(model, (64, 64), parts=True)
+    parts = {k: v for k, v in flops.items() if k.startswith('decode_head.')}
+    assert set(parts) == {f'decode_head.{n}' for n in (
+        'preliminary', 'fusion', 'input_proj', 'distillers', 'cwibs',
+        'output')}
+    assert all(v > 0 for v in parts.values())
+    # outside the parts: only the segmentor's bilinear resize of the logits
+    # (40 + 1 + 3 + 1 channels at 64x64; the counter's 4 per output value)
+    assert flops['head'] - sum(parts.values()) == 4 * 45 * 64 * 64
+
+
 # --------------------------------------------------------------------------
 # one home for each setting
 # --------------------------------------------------------------------------

@@ -159,3 +159,79 @@ def test_predict_undoes_flip():
             meta, flip=True, flip_direction='horizontal'))])
     torch.testing.assert_close(flipped[0].pred_depth_map.data,
                                plain[0].pred_depth_map.data.flip(-1))
+
+
+def test_unsupported_test_modes_fail_clearly():
+    with pytest.raises(ValueError, match="test_cfg.mode='slide'"):
+        init_default_scope('mmseg')
+        MODELS.build(dict(
+            type='MultiTaskEncoderDecoder',
+            backbone=dict(type='mmpretrain.ResNet', depth=18,
+                          stem_channels=8, base_channels=8,
+                          out_indices=(0, 1, 2, 3)),
+            decode_head=dict(type='MTLSIHead', in_channels=[8, 16, 32, 64],
+                             tasks=['depth'], channels=16, num_heads=2,
+                             num_tokens=8, window_size=(4, 4)),
+            test_cfg=dict(mode='slide', crop_size=(32, 32),
+                          stride=(16, 16))))
+    model = tiny_model(['depth']).eval()
+    x = torch.randn(1, 3, 32, 32)
+    metas = [dict(ori_shape=(32, 32), img_shape=(32, 32))]
+    with pytest.raises(NotImplementedError, match="no 'slide'"):
+        model.slide_inference(x, metas)
+    with pytest.raises(NotImplementedError, match='test-time augmentation'):
+        model.aug_test(x, metas)
+    # the 'whole' inference is the tensor mode's output
+    with torch.no_grad():
+        torch.testing.assert_close(model.inference(x, metas)['depth'],
+                                   model(x, mode='tensor')['depth'])
+
+
+@pytest.mark.parametrize('fuse_bn,channels_last',
+                         [(True, False), (False, True), (True, True)])
+def test_optimize_for_inference_keeps_outputs(fuse_bn, channels_last):
+    from mmtlsi.models import optimize_for_inference
+    torch.manual_seed(0)
+    model = tiny_model()
+    # non-trivial running statistics, so that folding has work to do
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):
+            model(torch.randn(2, 3, 64, 64) * 3 + 1, mode='tensor')
+    model.eval()
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        before = model(x, mode='tensor')
+        optimize_for_inference(model, fuse_bn=fuse_bn,
+                               channels_last=channels_last)
+        after = model(x, mode='tensor')
+    bns = [m for m in model.modules()
+           if isinstance(m, torch.nn.BatchNorm2d)]
+    if fuse_bn:
+        # every BN2d follows a conv and is folded
+        assert not bns
+    for t in before:
+        torch.testing.assert_close(after[t], before[t], rtol=1e-4,
+                                   atol=1e-4)
+    with pytest.raises(ValueError, match='eval'):
+        optimize_for_inference(tiny_model().train())
+
+
+def test_concat_channels_last():
+    from mmtlsi.models.decode_heads.mtlsi_head import concat_channels_last
+    a, b = torch.randn(2, 3, 4, 5), torch.randn(2, 1, 4, 5)
+    out = concat_channels_last([a, b])
+    assert torch.equal(out, torch.cat([a, b], 1))
+    assert out.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_task_the_dataset_lacks_is_named_with_the_dataset_tasks():
+    model = tiny_model(['semseg', 'human_parts'])
+    samples = make_samples(['semseg'], 2, 32, 32)
+    for s in samples:
+        s.set_metainfo(dict(tasks=['semseg', 'depth']))
+    with pytest.raises(ValueError) as e:
+        model(torch.randn(2, 3, 32, 32), samples, mode='loss')
+    msg = str(e.value)
+    assert "task 'human_parts'" in msg
+    assert "provides only ['semseg', 'depth']" in msg

@@ -18,8 +18,9 @@ default_hooks = dict(
     # metric would choose it on the test set. To select by a metric anyway,
     # add save_best='multi_task/delta_m', rule='greater'
     # (docs/get_started.md).
-    # Checkpoints are written atomically (write, fsync, rename).
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4000,
+    # Checkpoints are written atomically (write, fsync, rename), and old ones
+    # are deleted only after the new one and last_checkpoint are on disk.
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=4000,
                     max_keep_ckpts=2, backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='MultiTaskVisualizationHook'))

@@ -16,6 +16,14 @@ from ..layers import CWIB, SemanticTokenDistiller, TaskDecoder
 from ..losses import MultiTaskLoss
 
 
+def concat_channels_last(maps: Sequence[Tensor]) -> Tensor:
+    """Channel concatenation of (B, C_i, H, W) maps, returned channels-last:
+    one copy, after which the 1x1 projection returns F_t channels-last, the
+    layout MT-MQLFB reads its tokens from."""
+    return torch.cat([m.permute(0, 2, 3, 1) for m in maps], -1).permute(
+        0, 3, 1, 2)
+
+
 @MODELS.register_module()
 class MTLSIHead(BaseModule):
     """Preliminary decoders -> F_t -> fusion -> distiller -> CWIB -> output
@@ -31,18 +39,21 @@ class MTLSIHead(BaseModule):
             (:func:`mmtlsi.tasks.build_task_specs`); channels, output kind and
             loss of each task come from its TaskSpec.
         channels: width d of every task feature and token.
-        num_heads: heads of the fusion and of CWIB.
+        num_heads: heads of CWIB's window and cross attention (the fusion
+            has its own ``num_heads`` in ``fusion``).
         num_tokens: K, the distilled tokens per task.
         window_size: CWIB window (Hw, Ww) at stride 4.
         fusion: config of the cross-task fusion taking the T maps F_t and
             returning tokens (``MTMQLFB``, or ``CrossTaskAttention`` for the
-            quadratic baseline); ``channels`` / ``num_heads`` are filled in.
+            quadratic baseline); ``channels`` is filled in.
             ``None`` = "preliminary decoders only": no fusion, no refinement,
             the coarse predictions are the output.
         preliminary_decoder / output_decoder: keyword arguments of their
             :class:`TaskDecoder` (``lateral_kernel``, ``num_convs``).
         distiller_hidden: hidden width of the distiller's MLP (None = d).
         ffn_ratio: CWIB FFN width as a multiple of d.
+        cwib: further keyword arguments of every :class:`CWIB`
+            (``rel_pos_bias``).
         coarse_loss_weight: factor on the coarse predictions' losses.
     """
 
@@ -55,6 +66,7 @@ class MTLSIHead(BaseModule):
                  output_decoder: dict | None = None,
                  distiller_hidden: int | None = None,
                  ffn_ratio: float = 4.0,
+                 cwib: dict | None = None,
                  coarse_loss_weight: float = 1.0,
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg=None):
@@ -71,7 +83,6 @@ class MTLSIHead(BaseModule):
         if self.refine:
             fusion = copy.deepcopy(fusion)
             fusion.setdefault('channels', channels)
-            fusion.setdefault('num_heads', num_heads)
             self.fusion = MODELS.build(fusion)
             self.input_proj = nn.ModuleDict({     # F_t = Proj([P_t, coarse_t])
                 t: ConvModule(channels + s.out_channels, channels, 1,
@@ -83,7 +94,7 @@ class MTLSIHead(BaseModule):
                 for t in self.tasks})
             self.cwibs = nn.ModuleDict({
                 t: CWIB(channels, num_heads, tuple(window_size), num_tokens,
-                        ffn_ratio)
+                        ffn_ratio, **(cwib or {}))
                 for t in self.tasks})
             self.output = nn.ModuleDict({
                 t: TaskDecoder([channels], channels, s.out_channels,
@@ -100,7 +111,7 @@ class MTLSIHead(BaseModule):
             feats[t], coarse[t] = self.preliminary[t](inputs)
         if not self.refine:
             return dict(final=coarse, coarse=coarse)
-        f = [self.input_proj[t](torch.cat([feats[t], coarse[t]], 1))
+        f = [self.input_proj[t](concat_channels_last([feats[t], coarse[t]]))
              for t in self.tasks]
         fused = self.fusion(f)                                 # (B, N, d)
         final = {}
@@ -132,7 +143,13 @@ class MTLSIHead(BaseModule):
             ref = next((s.get(spec.gt_field) for s in data_samples
                         if spec.gt_field in s), None)
             if ref is None:
-                raise KeyError(f'no sample carries {spec.gt_field}')
+                provided = data_samples[0].metainfo.get('tasks') \
+                    if len(data_samples) else None
+                raise ValueError(
+                    f'the model is trained for task {t!r}, but the '
+                    f'dataset provides only {provided} (no sample carries '
+                    f'{spec.gt_field}); choose model.decode_head.tasks '
+                    f'among the dataset\'s tasks')
             maps = []
             for s in data_samples:
                 if spec.gt_field in s:

@@ -1,4 +1,5 @@
-"""Non-overlapping window partition / reverse, with padding for any size."""
+"""Non-overlapping windows: partition a map into them and back, with
+zero-padding for any size (no attention here; CWIB attends in them)."""
 from __future__ import annotations
 
 import torch.nn.functional as F
@@ -29,10 +30,12 @@ def window_partition(x: Tensor, window_size: tuple[int, int]) -> Tensor:
 
 def window_reverse(windows: Tensor, window_size: tuple[int, int],
                    height: int, width: int) -> Tensor:
-    """(B * nW, wh * ww, C) -> (B, H, W, C), the inverse of
-    :func:`window_partition`."""
+    """(B * nW, wh * ww, *C) -> (B, H, W, *C), the inverse of
+    :func:`window_partition`. The windows may be strided (e.g. per-head
+    outputs, transposed): one copy either way."""
     wh, ww = window_size
-    c = windows.shape[-1]
+    rest = windows.shape[2:]
     nh, nw = height // wh, width // ww
-    x = windows.view(-1, nh, nw, wh, ww, c)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, height, width, c)
+    x = windows.view(-1, nh, nw, wh, ww, *rest)
+    x = x.permute(0, 1, 3, 2, 4, *range(5, x.dim()))  # (B, nh, wh, nw, ww, *C)
+    return x.reshape(-1, height, width, *rest)
