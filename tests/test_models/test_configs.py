@@ -90,3 +90,29 @@ def test_complexity_counts_split_backbone_and_head():
     # at least the stride-4 1x1 lateral convs of the four preliminary
     # decoders (8 -> 16 channels on 16x16)
     assert flops['head'] > 4 * 8 * 16 * 16 * 16
+
+
+def _built_head(name, **options):
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'mtlsi', name))
+    cfg.merge_from_dict(dict(TINY, **options))
+    init_default_scope('mmseg')
+    return MODELS.build(cfg.model.decode_head)
+
+
+def test_paper_configs_use_one_fusion_context_and_position_bias():
+    head = _built_head('swin-t_nyud.py')
+    # the fusion's heads are its own setting, not CWIB's
+    assert head.fusion.num_heads == 1
+    assert all(c.num_heads == 2 for c in head.cwibs.values())
+    assert all(c.rel_pos is not None for c in head.cwibs.values())
+    assert head.cwibs['depth'].rel_pos.table.shape == (7 * 7, 2)
+
+
+def test_fusion_heads_and_position_bias_ablations():
+    head = _built_head('ablations/swin-t_nyud_fusion-8heads.py',
+                       **{'model.decode_head.channels': 32})
+    assert head.fusion.num_heads == 8
+    assert all(c.rel_pos is not None for c in head.cwibs.values())
+    head = _built_head('ablations/swin-t_nyud_no-rpb.py')
+    assert head.fusion.num_heads == 1
+    assert all(c.rel_pos is None for c in head.cwibs.values())

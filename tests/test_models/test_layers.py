@@ -6,6 +6,7 @@ import torch.nn.functional as F
 import mmtlsi  # noqa: F401
 from mmtlsi.models.layers import (
     CWIB,
+    RelativePositionBias,
     SemanticTokenDistiller,
     TaskDecoder,
     elu_feature_map,
@@ -78,7 +79,9 @@ def test_distiller_assignment_sums_to_one_and_shapes():
 @pytest.mark.parametrize('hw', [(8, 8), (7, 10)])
 def test_cwib_shape_and_padding_mask(hw):
     torch.manual_seed(0)
-    block = CWIB(16, num_heads=2, window_size=(4, 4), num_tokens=5).eval()
+    block = CWIB(16, num_heads=2, window_size=(4, 4), num_tokens=5,
+                 rel_pos_bias=False).eval()
+    assert block.rel_pos is None
     p = torch.randn(2, 16, *hw)
     tokens = torch.randn(2, 5, 16)
     x = block(p, tokens)
@@ -128,3 +131,71 @@ def test_cross_task_attention_shape():
     neck = CrossTaskAttention(8, num_heads=2)
     out = neck([torch.randn(2, 8, 6, 6) for _ in range(2)])
     assert out.shape == (2, 2 * 9, 8)
+
+
+def test_relative_position_bias_reads_the_table_at_each_offset():
+    rpb = RelativePositionBias((2, 3), num_heads=2)
+    assert rpb.table.shape == (3 * 5, 2)
+    with torch.no_grad():
+        rpb.table.copy_(torch.arange(30.).view(15, 2))
+    bias = rpb()
+    assert bias.shape == (2, 6, 6)
+    for i in range(6):
+        for j in range(6):
+            dy, dx = i // 3 - j // 3, i % 3 - j % 3   # row-major tokens
+            row = (dy + 1) * 5 + (dx + 2)
+            assert bias[:, i, j].tolist() == [2 * row, 2 * row + 1]
+    # one parameter per offset and head; the gradient gathers every use
+    bias.sum().backward()
+    counts = torch.zeros(15)
+    for i in range(6):
+        for j in range(6):
+            counts[(i // 3 - j // 3 + 1) * 5 + i % 3 - j % 3 + 2] += 1
+    torch.testing.assert_close(rpb.table.grad, counts[:, None].expand(15, 2))
+
+
+def _explicit_window_attention(q, k, v, heads, bias=None):
+    """(1, n, C) one window -> softmax(q k^T / sqrt(d_h) + B) v per head."""
+    n, c = q.shape[1:]
+    split = [t.view(n, heads, c // heads).transpose(0, 1) for t in (q, k, v)]
+    logits = split[0] @ split[1].transpose(1, 2) / (c // heads) ** 0.5
+    if bias is not None:
+        logits = logits + bias
+    return (logits.softmax(-1) @ split[2]).transpose(0, 1).reshape(1, n, c)
+
+
+def test_cwib_window_attention_adds_the_position_bias():
+    torch.manual_seed(0)
+    block = CWIB(16, num_heads=2, window_size=(4, 4), num_tokens=5).eval()
+    with torch.no_grad():
+        block.rel_pos.table.normal_()
+    bias = block.rel_pos()
+    q, k, v = (torch.randn(1, 7, 4, 16) for _ in range(3))
+    out = block._window_attention(*(t.flatten(1, 2) for t in (q, k, v)),
+                                  (7, 4))
+    # the full top window
+    top = [t[:, :4].flatten(1, 2) for t in (q, k, v)]
+    torch.testing.assert_close(
+        out[:, :16], _explicit_window_attention(*top, 2, bias))
+    # the bottom window holds 3 real rows; the padded row's keys are masked,
+    # so it is attention over the 12 real tokens with their part of B
+    tail = [t[:, 4:].flatten(1, 2) for t in (q, k, v)]
+    torch.testing.assert_close(
+        out[:, 16:], _explicit_window_attention(*tail, 2, bias[:, :12, :12]))
+    # the bias changes the output (it is not silently ignored)
+    plain = CWIB(16, num_heads=2, window_size=(4, 4), num_tokens=5,
+                 rel_pos_bias=False).eval()
+    ref = plain._window_attention(*(t.flatten(1, 2) for t in (q, k, v)),
+                                  (7, 4))
+    assert (out - ref).abs().max() > 1e-2
+
+
+def test_mt_mqlfb_defaults_to_one_global_context():
+    torch.manual_seed(0)
+    one = MTMQLFB(16).eval()
+    assert one.num_heads == 1
+    eight = MTMQLFB(16, num_heads=8).eval()
+    eight.load_state_dict(one.state_dict())   # same weights, other model
+    feats = [torch.randn(1, 16, 6, 6) for _ in range(3)]
+    with torch.no_grad():
+        assert (one(feats) - eight(feats)).abs().max() > 1e-3

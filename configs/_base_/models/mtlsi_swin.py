@@ -33,12 +33,15 @@ model = dict(
         num_heads=8,
         num_tokens=512,
         window_size=(14, 16),
-        fusion=dict(type='MTMQLFB', scales=(1, 3, 5), pool_stride=2,
-                    mlp_ratio=4.0),
+        # one global linear-attention context (the paper's); heads > 1:
+        # ablations/swin-t_nyud_fusion-8heads.py
+        fusion=dict(type='MTMQLFB', num_heads=1, scales=(1, 3, 5),
+                    pool_stride=2, mlp_ratio=4.0),
         preliminary_decoder=dict(lateral_kernel=(1, 1, 1, 3), num_convs=3),
         output_decoder=dict(lateral_kernel=3, num_convs=3),
         distiller_hidden=None,
         ffn_ratio=4.0,
+        cwib=dict(rel_pos_bias=True),  # Swin's W-MSA position bias
         coarse_loss_weight=1.0,
         norm_cfg=norm_cfg),
     train_cfg=dict(),

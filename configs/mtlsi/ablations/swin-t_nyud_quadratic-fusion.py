@@ -4,5 +4,5 @@ _base_ = ['../swin-t_nyud.py']
 model = dict(
     decode_head=dict(
         fusion=dict(
-            _delete_=True, type='CrossTaskAttention', pool_stride=2,
-            mlp_ratio=4.0)))
+            _delete_=True, type='CrossTaskAttention', num_heads=8,
+            pool_stride=2, mlp_ratio=4.0)))

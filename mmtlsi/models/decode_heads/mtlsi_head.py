@@ -31,18 +31,21 @@ class MTLSIHead(BaseModule):
             (:func:`mmtlsi.tasks.build_task_specs`); channels, output kind and
             loss of each task come from its TaskSpec.
         channels: width d of every task feature and token.
-        num_heads: heads of the fusion and of CWIB.
+        num_heads: heads of CWIB's window and cross attention (the fusion
+            has its own ``num_heads`` in ``fusion``).
         num_tokens: K, the distilled tokens per task.
         window_size: CWIB window (Hw, Ww) at stride 4.
         fusion: config of the cross-task fusion taking the T maps F_t and
             returning tokens (``MTMQLFB``, or ``CrossTaskAttention`` for the
-            quadratic baseline); ``channels`` / ``num_heads`` are filled in.
+            quadratic baseline); ``channels`` is filled in.
             ``None`` = "preliminary decoders only": no fusion, no refinement,
             the coarse predictions are the output.
         preliminary_decoder / output_decoder: keyword arguments of their
             :class:`TaskDecoder` (``lateral_kernel``, ``num_convs``).
         distiller_hidden: hidden width of the distiller's MLP (None = d).
         ffn_ratio: CWIB FFN width as a multiple of d.
+        cwib: further keyword arguments of every :class:`CWIB`
+            (``rel_pos_bias``).
         coarse_loss_weight: factor on the coarse predictions' losses.
     """
 
@@ -55,6 +58,7 @@ class MTLSIHead(BaseModule):
                  output_decoder: dict | None = None,
                  distiller_hidden: int | None = None,
                  ffn_ratio: float = 4.0,
+                 cwib: dict | None = None,
                  coarse_loss_weight: float = 1.0,
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg=None):
@@ -71,7 +75,6 @@ class MTLSIHead(BaseModule):
         if self.refine:
             fusion = copy.deepcopy(fusion)
             fusion.setdefault('channels', channels)
-            fusion.setdefault('num_heads', num_heads)
             self.fusion = MODELS.build(fusion)
             self.input_proj = nn.ModuleDict({     # F_t = Proj([P_t, coarse_t])
                 t: ConvModule(channels + s.out_channels, channels, 1,
@@ -83,7 +86,7 @@ class MTLSIHead(BaseModule):
                 for t in self.tasks})
             self.cwibs = nn.ModuleDict({
                 t: CWIB(channels, num_heads, tuple(window_size), num_tokens,
-                        ffn_ratio)
+                        ffn_ratio, **(cwib or {}))
                 for t in self.tasks})
             self.output = nn.ModuleDict({
                 t: TaskDecoder([channels], channels, s.out_channels,

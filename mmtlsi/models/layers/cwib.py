@@ -23,13 +23,40 @@ def _merge(x: Tensor) -> Tensor:
     return x.transpose(1, 2).reshape(b, n, h * c)
 
 
+class RelativePositionBias(nn.Module):
+    """Swin's relative position bias for (Hw, Ww) windows: a learned table of
+    (2Hw-1)(2Ww-1) entries per head, read at every query-key offset.
+
+    ``forward()`` -> (heads, n, n) additive attention logits, n = Hw * Ww
+    (tokens in row-major order within the window).
+    """
+
+    def __init__(self, window_size: tuple[int, int], num_heads: int):
+        super().__init__()
+        wh, ww = window_size
+        self.table = nn.Parameter(
+            torch.zeros((2 * wh - 1) * (2 * ww - 1), num_heads))
+        nn.init.trunc_normal_(self.table, std=0.02)
+        coords = torch.stack(torch.meshgrid(
+            torch.arange(wh), torch.arange(ww), indexing='ij')).flatten(1)
+        offset = coords[:, :, None] - coords[:, None, :]     # (2, n, n)
+        index = (offset[0] + wh - 1) * (2 * ww - 1) + offset[1] + ww - 1
+        self.register_buffer('index', index, persistent=False)
+
+    def forward(self) -> Tensor:
+        return self.table[self.index].permute(2, 0, 1)
+
+
 @MODELS.register_module()
 class CWIB(BaseModule):
     """Window self-attention and cross-attention to distilled tokens.
 
     Q' = LN(P) W_Q' is shared by both branches:
-    O_w = W-MSA(Q', LN(P) W_K, LN(P) W_V) in non-overlapping windows (the map
-    is zero-padded to whole windows and the padded keys are masked out);
+    O_w = W-MSA(Q', LN(P) W_K, LN(P) W_V) in non-overlapping windows, with
+    Swin's learned relative position bias B added to the window logits
+    (softmax(q k^T / sqrt(d_h) + B) v; one (2Hw-1)(2Ww-1) table per head);
+    the map is zero-padded to whole windows and the padded keys are masked
+    out;
     O_c = MHA(Q', LN(I' + E) W_Kc, LN(I' + E) W_Vc), E a learnable (K x d)
     positional embedding of this task's tokens;
     Z = Linear(Concat(O_w, O_c)) + P;  X = Z + FFN(LN(Z)).
@@ -39,12 +66,14 @@ class CWIB(BaseModule):
         window_size: (Hw, Ww) of the windows, at the feature's resolution.
         num_tokens: K, the number of distilled tokens (size of E).
         ffn_ratio: hidden width of the FFN, as a multiple of d.
+        rel_pos_bias: add the relative position bias to the window branch
+            (Swin's W-MSA); False = plain dot-product window attention.
     """
 
     def __init__(self, channels: int, num_heads: int = 8,
                  window_size: tuple[int, int] = (14, 16),
                  num_tokens: int = 512, ffn_ratio: float = 4.0,
-                 init_cfg=None):
+                 rel_pos_bias: bool = True, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         assert channels % num_heads == 0
         self.num_heads = num_heads
@@ -61,6 +90,8 @@ class CWIB(BaseModule):
         self.ffn = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(),
                                  nn.Linear(hidden, channels))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        self.rel_pos = RelativePositionBias(self.window_size, num_heads) \
+            if rel_pos_bias else None
 
     def _window_attention(self, q: Tensor, k: Tensor, v: Tensor,
                           hw: tuple[int, int]) -> Tensor:
@@ -73,14 +104,16 @@ class CWIB(BaseModule):
         windows = window_partition(qkv, self.window_size)  # (B*nW, n, 3d)
         qw, kw, vw = (_heads(t, self.num_heads)
                       for t in windows.chunk(3, dim=-1))
-        mask = None
+        mask = self.rel_pos() if self.rel_pos is not None else None
         if pad_h or pad_w:
             valid = q.new_zeros(1, hp, wp, 1, dtype=torch.bool)
             valid[:, :h, :w] = True
             valid = window_partition(valid, self.window_size)  # (nW, n, 1)
             # (B*nW, 1, 1, n): every query may attend to the window's real
             # pixels; a window always holds at least one of them.
-            mask = valid.transpose(1, 2).unsqueeze(1).repeat(b, 1, 1, 1)
+            valid = valid.transpose(1, 2).unsqueeze(1).repeat(b, 1, 1, 1)
+            mask = valid if mask is None else mask.masked_fill(
+                ~valid, float('-inf'))
         out = F.scaled_dot_product_attention(qw, kw, vw, attn_mask=mask)
         out = window_reverse(_merge(out), self.window_size, hp, wp)
         return out[:, :h, :w].reshape(b, h * w, c)

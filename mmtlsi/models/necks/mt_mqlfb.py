@@ -28,7 +28,8 @@ class MTMQLFB(BaseModule):
     conv (kernel s) + BN + ReLU (one conv per scale, shared by the tasks);
     Q_s = LN(G_s) W_Q. Keys and values come from the pooled features:
     M = tokens of Pool(F_t), K = LN(M) W_K, V = LN(M) W_V. One global context
-    C = phi(K)^T V (per head, d_h x d_h) serves every scale; O_s is
+    C = phi(K)^T V (d x d; with several heads one d_h x d_h context per head)
+    serves every scale; O_s is
     row-normalised phi(Q_s) C. O_agg = Concat_s(O_s) W_O (S*d -> d);
     I = O_agg + MLP(O_agg).
 
@@ -37,14 +38,17 @@ class MTMQLFB(BaseModule):
     Args:
         channels: d.
         scales: depth-wise conv kernels of the queries, e.g. (1, 3, 5).
-        num_heads: heads of the linear attention (each head its own context).
+        num_heads: heads of the linear attention. 1 (the default) is the
+            paper's single global context and its O(S T HW/4 d^2) cost; h > 1
+            splits d into h independent d/h-wide contexts, a different model
+            (an ablation).
         pool_stride: stride (= kernel) of the average pooling giving M. The
             paper says only "Pool"; 2 puts keys at the queries' resolution.
         mlp_ratio: hidden width of the output MLP, as a multiple of d.
     """
 
     def __init__(self, channels: int, scales: Sequence[int] = (1, 3, 5),
-                 num_heads: int = 8, pool_stride: int = 2,
+                 num_heads: int = 1, pool_stride: int = 2,
                  mlp_ratio: float = 4.0, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         assert channels % num_heads == 0
