@@ -4,5 +4,6 @@ _base_ = ['../mtlsi_tiny_synthetic-nyud.py']
 model = dict(
     decode_head=dict(
         fusion=dict(
-            _delete_=True, type='CrossTaskAttention', pool_stride=2,
+            _delete_=True, type='CrossTaskAttention', num_heads=4,
+            pool_stride=2,
             mlp_ratio=4.0)))
