@@ -3,7 +3,8 @@
 ``python tools/analysis_tools/benchmark.py CONFIG [CHECKPOINT]
 [--mode predict|train] [--device cpu|cuda] [--amp | --compare-amp]
 [--amp-dtype bfloat16|float16] [--shape H W] [--batch-size N]
-[--num-workers N] [--repeat N] [--warmup N] [--out JSON]``
+[--crop-size H W] [--data-size H W] [--num-workers N] [--repeat N]
+[--warmup N] [--out JSON]``
 
 The model is built from the config (random weights when no checkpoint is
 given; the backbone's ``init_cfg`` is dropped so nothing is downloaded).
@@ -309,6 +310,16 @@ def synthetic_train_dataset(cfg, data_root: str, data_size=None,
     return ds
 
 
+def set_crop_size(cfg, size) -> None:
+    """Train at ``size`` (H, W): every training pipeline step with a
+    ``crop_size`` and the data preprocessor's padding size."""
+    size = tuple(size)
+    for step in cfg.train_dataloader.dataset.pipeline:
+        if 'crop_size' in step:
+            step['crop_size'] = size
+    cfg.model.data_preprocessor['size'] = size
+
+
 def build_train_loader(cfg, dataset_cfg, batch_size=None, num_workers=None):
     """The config's training dataloader (sampler, collate) over
     ``dataset_cfg``, with ``batch_size`` / ``num_workers`` if given."""
@@ -457,13 +468,15 @@ def parse_args(argv=None):
                         'bfloat16 on CPU)')
     parser.add_argument('--shape', type=int, nargs=2, default=[480, 640],
                         metavar=('H', 'W'),
-                        help='predict: input size (train: the crop size of '
-                        'the config\'s pipeline is used)')
+                        help='predict: input size (train: --crop-size)')
     parser.add_argument('--batch-size', type=int, default=None,
                         help='default: 1 (predict), the config\'s (train)')
     parser.add_argument('--num-workers', type=int, default=None,
                         help='train: dataloader workers (default: the '
                         'config\'s)')
+    parser.add_argument('--crop-size', type=int, nargs=2, default=None,
+                        metavar=('H', 'W'),
+                        help='train: crop size (default: the config\'s)')
     parser.add_argument('--data-size', type=int, nargs=2, default=None,
                         metavar=('H', 'W'),
                         help='train: synthetic image size (default: the '
@@ -492,9 +505,13 @@ def run(args, amp: bool) -> Dict:
     device = torch.device(args.device)
     dtype = (getattr(torch, args.amp_dtype) if args.amp_dtype else
              default_amp_dtype(device))
-    model = build_model(args.config, args.checkpoint, device,
-                        args.cfg_options)
-    cfg = model.cfg
+    from mmengine.config import Config
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.mode == 'train' and args.crop_size:
+        set_crop_size(cfg, args.crop_size)
+    model = build_model(cfg, args.checkpoint, device)
     result = dict(config=args.config, checkpoint=args.checkpoint,
                   mode=args.mode, device=str(device), amp=amp,
                   amp_dtype=str(dtype).replace('torch.', '') if amp else None,

@@ -5,5 +5,4 @@ model = dict(
     decode_head=dict(
         fusion=dict(
             _delete_=True, type='CrossTaskAttention', num_heads=4,
-            pool_stride=2,
-            mlp_ratio=4.0)))
+            pool_stride=2, mlp_ratio=4.0)))
