@@ -336,10 +336,12 @@ def build_train_loader(cfg, dataset_cfg, batch_size=None, num_workers=None):
 
 
 def make_train_step(model, cfg, device, amp: bool = False,
-                    amp_dtype: Optional[torch.dtype] = None):
+                    amp_dtype: Optional[torch.dtype] = None, wrapper=None):
     """One training step ``step(data_batch) -> loss`` of ``model`` with the
     config's optimizer (and gradient clipping); under autocast if ``amp``
-    (float16 with a gradient scaler)."""
+    (float16 with a gradient scaler). ``wrapper``: the module to call for
+    the losses instead of ``model`` (e.g. ``model`` in
+    ``DistributedDataParallel``)."""
     from mmengine.optim import build_optim_wrapper
     dtype = amp_dtype or default_amp_dtype(device)
     optim_cfg = copy.deepcopy(cfg.optim_wrapper)
@@ -352,13 +354,14 @@ def make_train_step(model, cfg, device, amp: bool = False,
         optim_cfg.pop('loss_scale', None)
     optim_wrapper = build_optim_wrapper(model, optim_cfg)
     model.train()
+    net = wrapper or model
 
     def step(data):
         data = model.data_preprocessor(data, True)
         context = (optim_wrapper.optim_context(model) if use_scaler else
                    autocast_context(device, amp, dtype))
         with context:
-            losses = model(**data, mode='loss')
+            losses = net(**data, mode='loss')
         loss, _ = model.parse_losses(losses)
         optim_wrapper.update_params(loss)
         return loss
