@@ -343,6 +343,7 @@ def make_train_step(model, cfg, device, amp: bool = False,
     the losses instead of ``model`` (e.g. ``model`` in
     ``DistributedDataParallel``)."""
     from mmengine.optim import build_optim_wrapper
+    device = torch.device(device)
     dtype = amp_dtype or default_amp_dtype(device)
     optim_cfg = copy.deepcopy(cfg.optim_wrapper)
     use_scaler = amp and dtype == torch.float16

@@ -22,7 +22,8 @@ Steps (all data synthetic, generated on the machine):
 4. With more than one GPU: the Swin-T NYUDv2 case in DDP over all of them
    (``torch.distributed.run``), images/s summed over the GPUs.
 
-``--dry-run`` runs every step on the CPU at tiny sizes (224x224 crops,
+``--dry-run`` runs every step on the CPU at tiny sizes (224x224 crops or
+``--dry-crop``,
 batch 2 / 1, one timed step, a 512 matmul, a small sweep, DDP over 2 CPU
 processes with gloo), to check the script end to end without a GPU; its
 figures mean nothing.
@@ -61,7 +62,8 @@ def load_benchmark():
 def plan(args) -> list:
     """Training cases: dict(name, config, batch, crop, amp)."""
     if args.dry_run:
-        crop_n, crop_p, b_n, b_p = (224, 224), (224, 224), 2, 1
+        crop = tuple(args.dry_crop)
+        crop_n, crop_p, b_n, b_p = crop, crop, 2, 1
     else:
         crop_n, crop_p, b_n, b_p = (448, 576), (512, 512), 8, 4
     cases = []
@@ -171,7 +173,7 @@ def ddp_run(args, nproc: int) -> dict:
     if args.workers is not None:
         cmd += ['--workers', str(args.workers)]
     if args.dry_run:
-        cmd.append('--dry-run')
+        cmd += ['--dry-run', '--dry-crop', *map(str, args.dry_crop)]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if proc.returncode != 0 or not osp.exists(out):
         return dict(ok=False, error=(proc.stdout + proc.stderr)[-3000:])
@@ -296,6 +298,9 @@ def parse_args(argv=None):
     parser.add_argument('--ddp-procs', type=int, default=None,
                         help='DDP processes (default: the GPU count; dry '
                         'run 2)')
+    parser.add_argument('--dry-crop', type=int, nargs=2, default=[224, 224],
+                        metavar=('H', 'W'),
+                        help='dry run: crop size (Swin needs >= 224)')
     parser.add_argument('--ddp-worker', action='store_true',
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
