@@ -3,6 +3,5 @@ from . import (  # noqa: F401
     decode_heads,
     layers,
     losses,
-    necks,
     segmentors,
 )

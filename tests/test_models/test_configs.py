@@ -116,3 +116,20 @@ def test_fusion_heads_and_position_bias_ablations():
     head = _built_head('ablations/swin-t_nyud_no-rpb.py')
     assert head.fusion.num_heads == 1
     assert all(c.rel_pos is None for c in head.cwibs.values())
+
+
+def test_only_what_configs_build_is_registered():
+    """Every model class mmtlsi registers is built by some config (directly
+    or through the task specs' losses); internal parts are not registered."""
+    registered = {name for name, cls in MODELS.module_dict.items()
+                  if cls.__module__.startswith('mmtlsi.')}
+    built = set()
+    init_default_scope('mmseg')
+    for path in MODEL_CONFIGS:
+        cfg = Config.fromfile(path)
+        cfg.merge_from_dict(TINY)
+        built |= {type(m).__name__ for m in MODELS.build(cfg.model).modules()}
+    assert registered <= built, registered - built
+    assert {'MTLSIHead', 'MTMQLFB', 'CrossTaskAttention'} <= registered
+    assert not {'CWIB', 'TaskDecoder', 'SemanticTokenDistiller',
+                'MultiTaskLoss'} & registered

@@ -6,33 +6,30 @@ import torch.nn.functional as F
 import mmtlsi  # noqa: F401
 from mmtlsi.models.layers import (
     CWIB,
+    MTMQLFB,
+    CrossTaskAttention,
     RelativePositionBias,
     SemanticTokenDistiller,
     TaskDecoder,
     elu_feature_map,
-    linear_attention,
+    linear_attention_context,
+    merge_heads,
     pad_to_windows,
+    split_heads,
+    tasks_to_tokens,
     window_partition,
     window_reverse,
 )
-from mmtlsi.models.necks import MTMQLFB, CrossTaskAttention
 
 
-def test_linear_attention_equals_explicit_quadratic_form():
-    torch.manual_seed(0)
-    q, k, v = torch.randn(2, 3, 7, 5), torch.randn(2, 3, 11, 5), \
-        torch.randn(2, 3, 11, 4)
-    # without reassociation: (phi(Q) phi(K)^T) V, row-normalised
-    scores = elu_feature_map(q) @ elu_feature_map(k).transpose(-2, -1)
-    expected = (scores @ v) / scores.sum(-1, keepdim=True)
-    torch.testing.assert_close(linear_attention(q, k, v, eps=0.0), expected,
-                               rtol=1e-5, atol=1e-6)
-
-
-def test_linear_attention_is_a_convex_combination_of_values():
-    q, k = torch.randn(1, 4, 3), torch.randn(1, 9, 3)
-    v = torch.ones(1, 9, 2)
-    torch.testing.assert_close(linear_attention(q, k, v), torch.ones(1, 4, 2))
+def test_linear_attention_context_by_hand():
+    k = torch.tensor([[0.0, 1.0], [-1.0, 2.0], [3.0, -2.0]])
+    v = torch.tensor([[1.0], [2.0], [-1.0]])
+    context, key_sum = linear_attention_context(k, v)
+    phi = torch.tensor([[1.0, 2.0], [torch.e ** -1, 3.0],
+                        [4.0, torch.e ** -2]])           # ELU(x) + 1
+    torch.testing.assert_close(context, phi.t() @ v)
+    torch.testing.assert_close(key_sum, phi.sum(0))
 
 
 def test_elu_feature_map_is_positive():
@@ -76,6 +73,15 @@ def test_distiller_assignment_sums_to_one_and_shapes():
     torch.testing.assert_close(out, a @ distiller.proj(tokens))
 
 
+def _window_attention(block, q, k, v, hw):
+    """CWIB's window branch for q, k, v (B, H*W, d) -> (B, H*W, d)."""
+    b, _, c = q.shape
+    out = q.new_full((b, *hw, c), float('nan'))
+    block._window_attention(torch.cat([q, k, v], -1).view(b, *hw, 3 * c),
+                            out)
+    return out.view(b, -1, c)
+
+
 @pytest.mark.parametrize('hw', [(8, 8), (7, 10)])
 def test_cwib_shape_and_padding_mask(hw):
     torch.manual_seed(0)
@@ -89,12 +95,12 @@ def test_cwib_shape_and_padding_mask(hw):
     # padded pixels are masked: the top-left window's output does not change
     # when the map is cropped to that window (an unmasked zero-pad would)
     q = torch.randn(1, 10, 4, 16)
-    out = block._window_attention(q[:, :7].flatten(1, 2),
-                                  q[:, :7].flatten(1, 2),
-                                  q[:, :7].flatten(1, 2), (7, 4))
-    ref = block._window_attention(q[:, :4].flatten(1, 2),
-                                  q[:, :4].flatten(1, 2),
-                                  q[:, :4].flatten(1, 2), (4, 4))
+    out = _window_attention(block, q[:, :7].flatten(1, 2),
+                            q[:, :7].flatten(1, 2),
+                            q[:, :7].flatten(1, 2), (7, 4))
+    ref = _window_attention(block, q[:, :4].flatten(1, 2),
+                            q[:, :4].flatten(1, 2),
+                            q[:, :4].flatten(1, 2), (4, 4))
     torch.testing.assert_close(out[:, :16], ref)
     tail = q[:, 4:7].flatten(1, 2)
     torch.testing.assert_close(
@@ -106,25 +112,60 @@ def test_cwib_shape_and_padding_mask(hw):
         .reshape(1, 12, 16))
 
 
-def test_mt_mqlfb_matches_its_equations():
-    torch.manual_seed(0)
-    neck = MTMQLFB(8, scales=(1, 3), num_heads=1).eval()
-    feats = [torch.randn(1, 8, 6, 5) for _ in range(3)]
-    out = neck(feats)
-    n = 3 * 3 * 3                   # T * ceil(6/2) * ceil(5/2)
-    assert out.shape == (1, n, 8)
-    # explicit, single head, no reassociation
-    m = torch.cat([F.avg_pool2d(f, 2, ceil_mode=True).flatten(2)
-                   .transpose(1, 2) for f in feats], 1)
-    k, v = neck.kv(neck.norm_kv(m)).chunk(2, -1)
+def _mt_mqlfb_explicit(neck, feats, heads):
+    """Eq. 2-4 as written, per scale and head, without reassociation:
+    (phi(Q) phi(K)^T) V row-normalised, Concat_s(O_s) W_O, + MLP."""
+    def tokens(maps):
+        return torch.cat([x.flatten(2).transpose(1, 2) for x in maps], 1)
+
+    def split(x):
+        return x.view(*x.shape[:2], heads, -1).transpose(1, 2)
+
+    m = tokens([F.avg_pool2d(f, 2, ceil_mode=True) for f in feats])
+    k, v = (split(t) for t in neck.kv(neck.norm_kv(m)).chunk(2, -1))
     outs = []
     for conv in neck.query_convs:
-        g = torch.cat([conv(f).flatten(2).transpose(1, 2) for f in feats], 1)
-        q = neck.q(neck.norm_q(g))
-        s = elu_feature_map(q) @ elu_feature_map(k).transpose(1, 2)
-        outs.append(s @ v / s.sum(-1, keepdim=True))
+        q = split(neck.q(neck.norm_q(tokens([conv(f) for f in feats]))))
+        s = elu_feature_map(q) @ elu_feature_map(k).transpose(-1, -2)
+        o = s @ v / s.sum(-1, keepdim=True)
+        outs.append(o.transpose(1, 2).flatten(2))
     o = neck.out_proj(torch.cat(outs, -1))
-    torch.testing.assert_close(out, o + neck.mlp(o), rtol=1e-4, atol=1e-5)
+    return o + neck.mlp(o)
+
+
+@pytest.mark.parametrize('heads', [1, 4])
+def test_mt_mqlfb_matches_its_equations(heads):
+    torch.manual_seed(0)
+    neck = MTMQLFB(8, scales=(1, 3), num_heads=heads, eps=0.0)
+    neck.train()           # BN in batch mode: the same in both forwards
+    feats = [torch.randn(2, 8, 6, 5, requires_grad=True) for _ in range(3)]
+    out = neck(feats)
+    n = 3 * 3 * 3                   # T * ceil(6/2) * ceil(5/2)
+    assert out.shape == (2, n, 8)
+    expected = _mt_mqlfb_explicit(neck, feats, heads)
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+    # and the same gradients, for inputs and every parameter
+    weight = torch.randn_like(out)
+    params = [feats[0], neck.q.weight, neck.kv.weight, neck.out_proj.weight,
+              neck.out_proj.bias, neck.query_convs[1][0].weight]
+    got = torch.autograd.grad((out * weight).sum(), params)
+    want = torch.autograd.grad((expected * weight).sum(), params)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
+
+
+def test_tasks_to_tokens_order_and_strided_output():
+    maps = [torch.arange(12.).view(1, 2, 2, 3),
+            torch.arange(100., 108.).view(1, 2, 2, 2)]
+    tokens = tasks_to_tokens(maps)
+    assert tokens.shape == (1, 10, 2)
+    # task 0 row-major, then task 1; channels last
+    assert tokens[0, 4].tolist() == [4.0, 10.0]
+    assert tokens[0, 6].tolist() == [100.0, 104.0]
+    buf = torch.zeros(1, 10, 3, 2)
+    tasks_to_tokens(maps, out=buf[:, :, 1])
+    assert torch.equal(buf[:, :, 1], tokens)
+    assert not buf[:, :, 0].any() and not buf[:, :, 2].any()
 
 
 def test_cross_task_attention_shape():
@@ -155,9 +196,10 @@ def test_relative_position_bias_reads_the_table_at_each_offset():
 
 
 def _explicit_window_attention(q, k, v, heads, bias=None):
-    """(1, n, C) one window -> softmax(q k^T / sqrt(d_h) + B) v per head."""
+    """q (1, n, C), k, v (1, m, C) -> softmax(q k^T / sqrt(d_h) + B) v per
+    head."""
     n, c = q.shape[1:]
-    split = [t.view(n, heads, c // heads).transpose(0, 1) for t in (q, k, v)]
+    split = [t.view(-1, heads, c // heads).transpose(0, 1) for t in (q, k, v)]
     logits = split[0] @ split[1].transpose(1, 2) / (c // heads) ** 0.5
     if bias is not None:
         logits = logits + bias
@@ -171,8 +213,8 @@ def test_cwib_window_attention_adds_the_position_bias():
         block.rel_pos.table.normal_()
     bias = block.rel_pos()
     q, k, v = (torch.randn(1, 7, 4, 16) for _ in range(3))
-    out = block._window_attention(*(t.flatten(1, 2) for t in (q, k, v)),
-                                  (7, 4))
+    out = _window_attention(block, *(t.flatten(1, 2) for t in (q, k, v)),
+                            (7, 4))
     # the full top window
     top = [t[:, :4].flatten(1, 2) for t in (q, k, v)]
     torch.testing.assert_close(
@@ -185,8 +227,8 @@ def test_cwib_window_attention_adds_the_position_bias():
     # the bias changes the output (it is not silently ignored)
     plain = CWIB(16, num_heads=2, window_size=(4, 4), num_tokens=5,
                  rel_pos_bias=False).eval()
-    ref = plain._window_attention(*(t.flatten(1, 2) for t in (q, k, v)),
-                                  (7, 4))
+    ref = _window_attention(plain, *(t.flatten(1, 2) for t in (q, k, v)),
+                            (7, 4))
     assert (out - ref).abs().max() > 1e-2
 
 
@@ -199,3 +241,68 @@ def test_mt_mqlfb_defaults_to_one_global_context():
     feats = [torch.randn(1, 16, 6, 6) for _ in range(3)]
     with torch.no_grad():
         assert (one(feats) - eight(feats)).abs().max() > 1e-3
+
+
+def test_split_and_merge_heads():
+    x = torch.arange(2 * 3 * 6, dtype=torch.float32).view(2, 3, 6)
+    heads = split_heads(x, 3)
+    assert heads.shape == (2, 3, 3, 2)
+    # head i holds channels 2i, 2i+1 of every token
+    assert torch.equal(heads[1, 2, 0], x[1, 0, 4:6])
+    assert torch.equal(merge_heads(heads), x)
+    # leading dimensions pass through (windows x batch)
+    y = torch.randn(2, 5, 4, 8)
+    assert torch.equal(merge_heads(split_heads(y, 4)), y)
+    with pytest.raises(ValueError, match='6 channels do not split into 4'):
+        split_heads(x, 4)
+
+
+def _cwib_explicit(block, feature, tokens):
+    """Eq. 7-11 written out: per window and per head, no fused kernels."""
+    b, c, h, w = feature.shape
+    heads, (wh, ww) = block.num_heads, block.window_size
+    p = feature.flatten(2).transpose(1, 2)
+    q, k, v = block.qkv(block.norm_p(p)).chunk(3, -1)
+    bias = block.rel_pos()
+    o_w = torch.zeros_like(q)
+    for i in range(0, h, wh):
+        for j in range(0, w, ww):
+            idx = torch.tensor([y * w + x for y in range(i, i + wh)
+                                for x in range(j, j + ww)])
+            for n in range(b):
+                o_w[n, idx] = _explicit_window_attention(
+                    q[n:n + 1, idx], k[n:n + 1, idx], v[n:n + 1, idx], heads,
+                    bias)[0]
+    kc, vc = block.kv_cross(block.norm_tokens(tokens + block.pos_embed)) \
+        .chunk(2, -1)
+    o_c = torch.cat([_explicit_window_attention(
+        q[n:n + 1], kc[n:n + 1], vc[n:n + 1], heads) for n in range(b)])
+    z = block.merge(torch.cat([o_w, o_c], -1)) + p
+    x = z + block.ffn(block.norm_z(z))
+    return x.transpose(1, 2).reshape(b, c, h, w)
+
+
+def test_cwib_matches_its_equations_forward_and_backward():
+    torch.manual_seed(0)
+    block = CWIB(16, num_heads=2, window_size=(2, 3), num_tokens=5)
+    with torch.no_grad():
+        block.rel_pos.table.normal_()
+    feature = torch.randn(2, 16, 4, 6, requires_grad=True)
+    tokens = torch.randn(2, 5, 16, requires_grad=True)
+    out = block(feature, tokens)
+    expected = _cwib_explicit(block, feature, tokens)
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+    weight = torch.randn_like(out)
+    params = [feature, tokens, block.rel_pos.table, block.qkv.weight,
+              block.pos_embed]
+    got = torch.autograd.grad((out * weight).sum(), params)
+    want = torch.autograd.grad((expected * weight).sum(), params)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
+    # inference (no autograd: the fused attention kernel) and channels-last
+    # input give the same output
+    with torch.no_grad():
+        torch.testing.assert_close(block(feature, tokens), expected)
+        torch.testing.assert_close(
+            block(feature.contiguous(memory_format=torch.channels_last),
+                  tokens), expected)

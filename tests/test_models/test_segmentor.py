@@ -159,3 +159,29 @@ def test_predict_undoes_flip():
             meta, flip=True, flip_direction='horizontal'))])
     torch.testing.assert_close(flipped[0].pred_depth_map.data,
                                plain[0].pred_depth_map.data.flip(-1))
+
+
+def test_unsupported_test_modes_fail_clearly():
+    with pytest.raises(ValueError, match="test_cfg.mode='slide'"):
+        init_default_scope('mmseg')
+        MODELS.build(dict(
+            type='MultiTaskEncoderDecoder',
+            backbone=dict(type='mmpretrain.ResNet', depth=18,
+                          stem_channels=8, base_channels=8,
+                          out_indices=(0, 1, 2, 3)),
+            decode_head=dict(type='MTLSIHead', in_channels=[8, 16, 32, 64],
+                             tasks=['depth'], channels=16, num_heads=2,
+                             num_tokens=8, window_size=(4, 4)),
+            test_cfg=dict(mode='slide', crop_size=(32, 32),
+                          stride=(16, 16))))
+    model = tiny_model(['depth']).eval()
+    x = torch.randn(1, 3, 32, 32)
+    metas = [dict(ori_shape=(32, 32), img_shape=(32, 32))]
+    with pytest.raises(NotImplementedError, match="no 'slide'"):
+        model.slide_inference(x, metas)
+    with pytest.raises(NotImplementedError, match='test-time augmentation'):
+        model.aug_test(x, metas)
+    # the 'whole' inference is the tensor mode's output
+    with torch.no_grad():
+        torch.testing.assert_close(model.inference(x, metas)['depth'],
+                                   model(x, mode='tensor')['depth'])

@@ -21,7 +21,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 import mmtlsi  # noqa: F401
-from mmtlsi.models.necks import MTMQLFB, CrossTaskAttention
+from mmtlsi.models.layers import MTMQLFB, CrossTaskAttention
 
 
 class LiveTensorBytes(TorchDispatchMode):

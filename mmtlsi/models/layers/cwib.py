@@ -6,21 +6,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmtlsi.registry import MODELS
-
-from .window_attention import pad_to_windows, window_partition, window_reverse
-
-
-def _heads(x: Tensor, num_heads: int) -> Tensor:
-    """(B, N, C) -> (B, h, N, C / h)."""
-    b, n, c = x.shape
-    return x.view(b, n, num_heads, c // num_heads).transpose(1, 2)
-
-
-def _merge(x: Tensor) -> Tensor:
-    """(B, h, N, c) -> (B, N, h * c)."""
-    b, h, n, c = x.shape
-    return x.transpose(1, 2).reshape(b, n, h * c)
+from .multi_head import split_heads
+from .windows import pad_to_windows, window_partition, window_reverse
 
 
 class RelativePositionBias(nn.Module):
@@ -47,7 +34,6 @@ class RelativePositionBias(nn.Module):
         return self.table[self.index].permute(2, 0, 1)
 
 
-@MODELS.register_module()
 class CWIB(BaseModule):
     """Window self-attention and cross-attention to distilled tokens.
 
@@ -93,20 +79,23 @@ class CWIB(BaseModule):
         self.rel_pos = RelativePositionBias(self.window_size, num_heads) \
             if rel_pos_bias else None
 
-    def _window_attention(self, q: Tensor, k: Tensor, v: Tensor,
-                          hw: tuple[int, int]) -> Tensor:
-        """q, k, v (B, H*W, d) -> window attention output (B, H*W, d)."""
-        b, _, c = q.shape
-        h, w = hw
-        qkv = torch.cat([q, k, v], -1).view(b, h, w, 3 * c)
+    def _window_attention(self, qkv: Tensor, out: Tensor) -> Tensor:
+        """qkv (B, H, W, 3d) = [Q' | K | V] -> W-MSA output, written into
+        ``out`` (B, H, W, d)."""
+        b, h, w, _ = qkv.shape
         qkv, (pad_h, pad_w) = pad_to_windows(qkv, self.window_size)
         hp, wp = h + pad_h, w + pad_w
         windows = window_partition(qkv, self.window_size)  # (B*nW, n, 3d)
-        qw, kw, vw = (_heads(t, self.num_heads)
-                      for t in windows.chunk(3, dim=-1))
-        mask = self.rel_pos() if self.rel_pos is not None else None
+        q, k, v = split_heads(windows, 3 * self.num_heads).chunk(3, dim=1)
+        mask = None
+        if self.rel_pos is not None:
+            # (1, h, n, n): SDPA keeps its fused kernel for a 4-D mask that
+            # needs no gradient (inference)
+            mask = self.rel_pos().unsqueeze(0)
+            if not torch.is_grad_enabled():
+                mask = mask.detach()
         if pad_h or pad_w:
-            valid = q.new_zeros(1, hp, wp, 1, dtype=torch.bool)
+            valid = qkv.new_zeros(1, hp, wp, 1, dtype=torch.bool)
             valid[:, :h, :w] = True
             valid = window_partition(valid, self.window_size)  # (nW, n, 1)
             # (B*nW, 1, 1, n): every query may attend to the window's real
@@ -114,21 +103,30 @@ class CWIB(BaseModule):
             valid = valid.transpose(1, 2).unsqueeze(1).repeat(b, 1, 1, 1)
             mask = valid if mask is None else mask.masked_fill(
                 ~valid, float('-inf'))
-        out = F.scaled_dot_product_attention(qw, kw, vw, attn_mask=mask)
-        out = window_reverse(_merge(out), self.window_size, hp, wp)
-        return out[:, :h, :w].reshape(b, h * w, c)
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        # (B*nW, h, n, dh) -> (B, H, W, h, dh), one copy
+        return window_reverse(o.transpose(1, 2), self.window_size, hp, wp,
+                              out=out.unflatten(-1, (self.num_heads, -1)))
 
     def forward(self, feature: Tensor, tokens: Tensor) -> Tensor:
-        """feature P (B, d, H, W), tokens I' (B, K, d) -> X (B, d, H, W)."""
+        """feature P (B, d, H, W), tokens I' (B, K, d) -> X (B, d, H, W).
+
+        X comes back in channels-last memory (a view of the token layout);
+        for channels-last input P is read without a copy either.
+        """
         b, c, h, w = feature.shape
-        p = feature.flatten(2).transpose(1, 2)              # (B, HW, d)
-        q, k, v = self.qkv(self.norm_p(p)).chunk(3, dim=-1)
-        o_w = self._window_attention(q, k, v, (h, w))
+        heads = self.num_heads
+        p = feature.permute(0, 2, 3, 1).reshape(b, h * w, c)   # (B, HW, d)
+        qkv = self.qkv(self.norm_p(p))                 # (B, HW, 3d)
+        o = p.new_empty(b, h, w, 2 * c)                # [O_w | O_c]
+        self._window_attention(qkv.view(b, h, w, 3 * c), o[..., :c])
         kc, vc = self.kv_cross(
             self.norm_tokens(tokens + self.pos_embed)).chunk(2, dim=-1)
-        o_c = _merge(F.scaled_dot_product_attention(
-            _heads(q, self.num_heads), _heads(kc, self.num_heads),
-            _heads(vc, self.num_heads)))
-        z = self.merge(torch.cat([o_w, o_c], -1)) + p
-        x = z + self.ffn(self.norm_z(z))
-        return x.transpose(1, 2).reshape(b, c, h, w)
+        o_c = F.scaled_dot_product_attention(
+            split_heads(qkv[..., :c], heads), split_heads(kc, heads),
+            split_heads(vc, heads))                    # (B, h, HW, dh)
+        o = o.view(b, h * w, 2 * c)
+        o[..., c:].unflatten(-1, (heads, -1)).copy_(o_c.transpose(1, 2))
+        z = self.merge(o).add_(p)
+        x = self.ffn(self.norm_z(z)).add_(z)
+        return x.view(b, h, w, c).permute(0, 3, 1, 2)

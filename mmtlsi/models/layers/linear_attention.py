@@ -13,7 +13,7 @@ from torch import Tensor
 
 def elu_feature_map(x: Tensor) -> Tensor:
     """phi(x) = ELU(x) + 1, a positive feature map."""
-    return F.elu(x) + 1.0
+    return F.elu(x).add_(1.0)
 
 
 def linear_attention_context(key: Tensor, value: Tensor
@@ -31,28 +31,3 @@ def linear_attention_context(key: Tensor, value: Tensor
     phi_k = elu_feature_map(key)
     context = phi_k.transpose(-2, -1) @ value
     return context, phi_k.sum(dim=-2)
-
-
-def linear_attention_apply(query: Tensor, context: Tensor, key_sum: Tensor,
-                           eps: float = 1e-6) -> Tensor:
-    """Row-normalised ``phi(Q) C`` for a context from
-    :func:`linear_attention_context`.
-
-    Args:
-        query: (..., M, dk) queries, before the feature map.
-        context: (..., dk, dv); key_sum: (..., dk).
-
-    Returns:
-        (..., M, dv).
-    """
-    phi_q = elu_feature_map(query)
-    numerator = phi_q @ context                                  # (..., M, dv)
-    denominator = (phi_q * key_sum.unsqueeze(-2)).sum(-1, keepdim=True)
-    return numerator / (denominator + eps)
-
-
-def linear_attention(query: Tensor, key: Tensor, value: Tensor,
-                     eps: float = 1e-6) -> Tensor:
-    """Linear attention: queries (..., M, dk), keys/values (..., N, *)."""
-    context, key_sum = linear_attention_context(key, value)
-    return linear_attention_apply(query, context, key_sum, eps)

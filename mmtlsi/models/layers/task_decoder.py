@@ -14,10 +14,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmtlsi.registry import MODELS
 
-
-@MODELS.register_module()
 class TaskDecoder(BaseModule):
     """Lateral convs per input -> resize to the first input -> fuse -> convs.
 

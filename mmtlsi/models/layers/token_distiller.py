@@ -4,10 +4,7 @@ from __future__ import annotations
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmtlsi.registry import MODELS
 
-
-@MODELS.register_module()
 class SemanticTokenDistiller(BaseModule):
     """A_t = softmax_N(MLP(I^T)) (K x N);  I'_t = A_t Proj_t(I) (K x d).
 

@@ -10,7 +10,6 @@ from mmtlsi.registry import MODELS
 from mmtlsi.tasks import TaskSpec
 
 
-@MODELS.register_module()
 class MultiTaskLoss(nn.Module):
     """One loss per task, built from ``TaskSpec.loss`` and weighted by
     ``TaskSpec.loss_weight``; label losses get the spec's ignore index.

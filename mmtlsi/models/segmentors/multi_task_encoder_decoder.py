@@ -63,11 +63,22 @@ class MultiTaskEncoderDecoder(EncoderDecoder):
     final logits at the input's (padded) size; ``predict`` -> one
     SegDataSample per image with every task's prediction (field
     ``spec.pred_field``) at the image's original size.
+
+    Testing runs on the whole (padded) image: ``test_cfg.mode`` must be
+    ``'whole'``. Sliding-window inference and mmseg's test-time augmentation
+    (``aug_test``, ``SegTTAModel``) merge single-task ``seg_logits`` and are
+    not supported; they raise instead of running on per-task dicts.
     """
 
     def __init__(self, backbone: dict, decode_head: dict,
                  neck: dict | None = None, train_cfg=None, test_cfg=None,
                  data_preprocessor=None, init_cfg=None):
+        mode = (test_cfg or {}).get('mode', 'whole')
+        if mode != 'whole':
+            raise ValueError(
+                f'MultiTaskEncoderDecoder: model.test_cfg.mode={mode!r} is '
+                "not supported; only 'whole' (the full padded image in one "
+                'forward) is')
         super().__init__(backbone=backbone, decode_head=decode_head,
                          neck=neck, train_cfg=train_cfg, test_cfg=test_cfg,
                          data_preprocessor=data_preprocessor,
@@ -87,6 +98,20 @@ class MultiTaskEncoderDecoder(EncoderDecoder):
         return {t: F.interpolate(x, size=inputs.shape[2:], mode='bilinear',
                                  align_corners=self.align_corners)
                 for t, x in outputs.items()}
+
+    def inference(self, inputs: Tensor, batch_img_metas) -> dict:
+        """Final logits per task at the input's size ('whole' mode)."""
+        return self.encode_decode(inputs, batch_img_metas)
+
+    def slide_inference(self, inputs, batch_img_metas):
+        raise NotImplementedError(
+            "MultiTaskEncoderDecoder has no 'slide' test mode; use "
+            "test_cfg=dict(mode='whole')")
+
+    def aug_test(self, inputs, batch_img_metas, rescale=True):
+        raise NotImplementedError(
+            'MultiTaskEncoderDecoder does not support test-time augmentation '
+            '(aug_test / SegTTAModel average single-task seg_logits)')
 
     def _forward(self, inputs: Tensor, data_samples=None) -> dict:
         return self.encode_decode(inputs)

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from mmtlsi.registry import MODELS
 
 from .mt_mqlfb import tasks_to_tokens
+from .multi_head import merge_heads, split_heads
 
 
 @MODELS.register_module()
@@ -39,10 +40,7 @@ class CrossTaskAttention(BaseModule):
     def forward(self, feats: Sequence[Tensor]) -> Tensor:
         """feats: T maps (B, d, H, W) -> fused tokens (B, N, d)."""
         x = tasks_to_tokens([self.pool(f) for f in feats])
-        b, n, c = x.shape
-        qkv = self.qkv(self.norm(x)).view(b, n, 3, self.num_heads,
-                                          c // self.num_heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)
-        o = F.scaled_dot_product_attention(q, k, v)
-        o = self.out_proj(o.transpose(1, 2).reshape(b, n, c))
+        q, k, v = (split_heads(t, self.num_heads)
+                   for t in self.qkv(self.norm(x)).chunk(3, dim=-1))
+        o = self.out_proj(merge_heads(F.scaled_dot_product_attention(q, k, v)))
         return o + self.mlp(o)

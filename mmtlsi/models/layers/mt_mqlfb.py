@@ -1,0 +1,136 @@
+"""Multi-Task Multi-scale Query Linear Fusion Block (MT-MQLFB, eq. 2-4)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmtlsi.registry import MODELS
+
+from .linear_attention import elu_feature_map, linear_attention_context
+
+
+def tasks_to_tokens(maps: Sequence[Tensor], out: Tensor | None = None
+                    ) -> Tensor:
+    """T maps (B, d, h, w) -> tokens (B, T*h*w, d), the tasks one after the
+    other, each map row-major.
+
+    ``out``: a (B, T*h*w, d) view to write into (it may be strided along the
+    token axis, e.g. one scale's slot of a (B, N, S, d) buffer); one copy per
+    map, which also does the channels-to-last transpose.
+    """
+    b, d = maps[0].shape[:2]
+    if out is None:
+        n = sum(m.shape[2] * m.shape[3] for m in maps)
+        out = maps[0].new_empty(b, n, d)
+    start = 0
+    for m in maps:
+        h, w = m.shape[2:]
+        out[:, start:start + h * w].view(b, h, w, d).copy_(
+            m.permute(0, 2, 3, 1))
+        start += h * w
+    return out
+
+
+@MODELS.register_module()
+class MTMQLFB(BaseModule):
+    """Linear-time cross-task fusion with multi-scale queries.
+
+    For each scale s: G_s = tokens of all tasks after a stride-2 depth-wise
+    conv (kernel s) + BN + ReLU (one conv per scale, shared by the tasks);
+    Q_s = LN(G_s) W_Q. Keys and values come from the pooled features:
+    M = tokens of Pool(F_t), K = LN(M) W_K, V = LN(M) W_V. One global context
+    C = phi(K)^T V (d x d; with several heads one d_h x d_h context per head)
+    serves every scale; O_s is row-normalised phi(Q_s) C. O_agg =
+    Concat_s(O_s) W_O (S*d -> d); I = O_agg + MLP(O_agg).
+
+    Input F_t (B, d, H, W) per task; output I (B, T*ceil(H/2)*ceil(W/2), d).
+
+    The forward computes exactly this, arranged for speed: the S query sets
+    share one LayerNorm, one W_Q product and one feature map (a (B, N, S, d)
+    buffer the convs write into); the row normalisation is applied to
+    phi(Q_s) before the product with C; and W_O is folded into the context,
+    Concat_s(O_s) W_O = Concat_s(phi(Q_s) / n_s) [C W_O,s]_s, so the whole
+    aggregation is one (N x S*d) @ (S*d x d) product and the S outputs O_s
+    are never formed.
+
+    Args:
+        channels: d.
+        scales: depth-wise conv kernels of the queries, e.g. (1, 3, 5).
+        num_heads: heads of the linear attention. 1 (the default) is the
+            paper's single global context and its O(S T HW/4 d^2) cost; h > 1
+            splits d into h independent d/h-wide contexts, a different model
+            (an ablation).
+        pool_stride: stride (= kernel) of the average pooling giving M. The
+            paper says only "Pool"; 2 puts keys at the queries' resolution.
+        mlp_ratio: hidden width of the output MLP, as a multiple of d.
+        eps: added to the normaliser n_s = phi(Q_s) phi(K)^T 1.
+    """
+
+    def __init__(self, channels: int, scales: Sequence[int] = (1, 3, 5),
+                 num_heads: int = 1, pool_stride: int = 2,
+                 mlp_ratio: float = 4.0, eps: float = 1e-6, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if channels % num_heads:
+            raise ValueError(f'MTMQLFB: {channels} channels do not split '
+                             f'into {num_heads} heads')
+        self.num_heads = num_heads
+        self.scales = tuple(scales)
+        self.eps = eps
+        self.query_convs = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(channels, channels, s, stride=2, padding=s // 2,
+                          groups=channels, bias=False),
+                nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+            for s in self.scales)
+        self.pool = nn.AvgPool2d(pool_stride, pool_stride, ceil_mode=True)
+        self.norm_q = nn.LayerNorm(channels)
+        self.norm_kv = nn.LayerNorm(channels)
+        self.q = nn.Linear(channels, channels)
+        self.kv = nn.Linear(channels, 2 * channels)
+        self.out_proj = nn.Linear(len(self.scales) * channels, channels)
+        hidden = int(channels * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(),
+                                 nn.Linear(hidden, channels))
+
+    def queries(self, feats: Sequence[Tensor]) -> Tensor:
+        """G_s of every scale as one (B, N, S, d) buffer."""
+        maps = [[conv(f) for f in feats] for conv in self.query_convs]
+        b, d = maps[0][0].shape[:2]
+        n = sum(m.shape[2] * m.shape[3] for m in maps[0])
+        g = maps[0][0].new_empty(b, n, len(self.scales), d)
+        for s, scale_maps in enumerate(maps):
+            tasks_to_tokens(scale_maps, out=g[:, :, s])
+        return g
+
+    def forward(self, feats: Sequence[Tensor]) -> Tensor:
+        """feats: T maps (B, d, H, W) -> fused tokens I (B, N, d)."""
+        heads, num_scales = self.num_heads, len(self.scales)
+        # channels-last maps: pooling is fast and token rows are contiguous
+        feats = [f.contiguous(memory_format=torch.channels_last)
+                 for f in feats]
+        m = tasks_to_tokens([self.pool(f) for f in feats])       # (B, N, d)
+        b, n, d = m.shape
+        dh = d // heads
+        k, v = self.kv(self.norm_kv(m)).chunk(2, dim=-1)
+        # C (B, h, dh, dh) and phi(K)^T 1 (B, h, dh)
+        context, key_sum = linear_attention_context(
+            k.unflatten(-1, (heads, dh)).transpose(1, 2),
+            v.unflatten(-1, (heads, dh)).transpose(1, 2))
+        phi_q = elu_feature_map(self.q(self.norm_q(self.queries(feats))))
+        # n_s = phi(Q_s) phi(K)^T 1 per head: one product with a (d, h)
+        # block-diagonal matrix holding head i's key sum in column i
+        key_sum = torch.diag_embed(key_sum.transpose(1, 2)).transpose(1, 2)
+        normaliser = phi_q.view(b, n * num_scales, d) @ key_sum.reshape(
+            b, d, heads)                                       # (B, N*S, h)
+        phi_q = phi_q.view(b, n * num_scales, heads, dh) / (
+            normaliser.unsqueeze(-1) + self.eps)
+        phi_q = phi_q.view(b, n, num_scales * d)
+        # [C W_O,s]_s: (B, S*d, d); C acts per head on its dh rows of W_O,s^T
+        w_out = self.out_proj.weight.t().reshape(num_scales, heads, dh, d)
+        folded = (context[:, None] @ w_out).view(b, num_scales * d, d)
+        o_agg = torch.baddbmm(self.out_proj.bias, phi_q, folded)  # (B, N, d)
+        out = self.mlp(o_agg)
+        return out.add_(o_agg)

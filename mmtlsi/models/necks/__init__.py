@@ -1,4 +1,0 @@
-from .cross_task_attention import CrossTaskAttention
-from .mt_mqlfb import MTMQLFB
-
-__all__ = ['CrossTaskAttention', 'MTMQLFB']
