@@ -23,7 +23,9 @@ replaced by the synthetic datasets of the same layout at full image size
 (``--data-size``; default 480x640 NYUDv2, 375x500 PASCAL-Context), generated
 once into ``--data-root``. Reported besides images/s: the time the step
 spends waiting for the next batch (``data_wait_fraction`` of the step time)
-and the peak memory of the training process.
+and the peak memory of the training process. ``--mode data`` times that
+dataloader alone (no model): the images/s the pipeline delivers with its
+workers.
 
 Peak memory:
 
@@ -458,7 +460,7 @@ def parse_args(argv=None):
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', nargs='?', default=None,
                         help='checkpoint (default: random weights)')
-    parser.add_argument('--mode', choices=['predict', 'train'],
+    parser.add_argument('--mode', choices=['predict', 'train', 'data'],
                         default='predict')
     parser.add_argument('--device', default='cpu',
                         help="'cpu', 'cuda' or 'cuda:N'")
@@ -513,9 +515,14 @@ def run(args, amp: bool) -> Dict:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    if args.mode == 'train' and args.crop_size:
+    if args.mode != 'predict' and args.crop_size:
         set_crop_size(cfg, args.crop_size)
-    model = build_model(cfg, args.checkpoint, device)
+    if args.mode == 'data':
+        from mmengine.registry import init_default_scope
+        init_default_scope(cfg.get('default_scope', 'mmseg'))
+        model = None
+    else:
+        model = build_model(cfg, args.checkpoint, device)
     result = dict(config=args.config, checkpoint=args.checkpoint,
                   mode=args.mode, device=str(device), amp=amp,
                   amp_dtype=str(dtype).replace('torch.', '') if amp else None,
@@ -529,6 +536,8 @@ def run(args, amp: bool) -> Dict:
         result.update(measure(fn, batch_size, device, args.repeat,
                               args.warmup, amp, dtype))
     else:
+        if amp and args.mode == 'data':
+            raise SystemExit('--amp has no meaning with --mode data')
         dataset = synthetic_train_dataset(cfg, args.data_root,
                                           args.data_size)
         loader = build_train_loader(cfg, dataset, args.batch_size,
@@ -539,7 +548,10 @@ def run(args, amp: bool) -> Dict:
                       num_workers=loader.num_workers,
                       dataset=dict(type=dataset.type,
                                    img_size=list(dataset.img_size)))
-        step = make_train_step(model, cfg, device, amp, dtype)
+        if args.mode == 'data':      # the pipeline alone, no model step
+            step = lambda data: None  # noqa: E731
+        else:
+            step = make_train_step(model, cfg, device, amp, dtype)
         result.update(measure_train(step, loader, loader.batch_size,
                                     device, args.repeat, args.warmup))
     return result
