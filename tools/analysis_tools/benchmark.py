@@ -41,7 +41,9 @@ CUDA, bfloat16 on CPU; float16 training uses a gradient scaler).
 process, and prints the speed-up. Every CPU result says whether the CPU has
 native bfloat16 instructions (``avx512_bf16`` / ``amx_bf16`` /
 ``avx_ne_convert`` in ``/proc/cpuinfo``); without them PyTorch converts
-bfloat16 in software (docs/results.md has measured cases).
+bfloat16 in software (docs/results.md has measured cases;
+``ONEDNN_MAX_CPU_ISA=AVX512_CORE`` makes a CPU with them behave as one
+without, and the result records it).
 """
 import argparse
 import copy
@@ -446,6 +448,8 @@ def format_table(result: Dict) -> str:
         native = {True: 'yes (' + ', '.join(bf16['flags']) + ')',
                   False: 'no (emulated)', None: 'unknown'}[bf16['native']]
         rows.append(('CPU native bf16', native))
+        if result.get('onednn_max_cpu_isa'):
+            rows.append(('ONEDNN_MAX_CPU_ISA', result['onednn_max_cpu_isa']))
     width = max(len(k) for k, _ in rows)
     vwidth = max(34, max(len(str(v)) for _, v in rows))
     line = '+-' + '-' * width + '-+-' + '-' * vwidth + '-+'
@@ -528,7 +532,8 @@ def run(args, amp: bool) -> Dict:
                   amp_dtype=str(dtype).replace('torch.', '') if amp else None,
                   repeat=args.repeat, warmup=args.warmup,
                   torch=torch.__version__, threads=torch.get_num_threads(),
-                  cpu_bf16=cpu_bf16_support())
+                  cpu_bf16=cpu_bf16_support(),
+                  onednn_max_cpu_isa=os.environ.get('ONEDNN_MAX_CPU_ISA'))
     if args.mode == 'predict':
         batch_size = args.batch_size or 1
         fn = make_predict_fn(model, args.shape, batch_size, device)
