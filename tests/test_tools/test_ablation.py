@@ -142,4 +142,4 @@ def test_table_mean_std_and_delta_m():
                                        'depth/rmse': 1.1}, specs)
            for r in results[2:]]
     assert b[4] == f'{sum(dms) / 2:+.2f} ± {abs(dms[0] - dms[1]) / 2**.5:.2f}'
-    assert a[5] == '0,1'
+    assert a[5] == '0,1 |'

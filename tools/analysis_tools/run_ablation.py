@@ -172,7 +172,7 @@ def format_table(results, specs, labels=None) -> str:
     head = ['row', 'config'] + [
         f'{k} {"↑" if s.higher_is_better else "↓"}'
         for k, s in zip(keys, specs.values())] + [
-        f'Δm vs {order[0]} (%) ↑', 'seeds', 's / iter']
+        f'Δm vs {order[0]} (%) ↑', 'seeds']
     digits = {k: 4 if 'rmse' in k else 2 for k in keys}
     lines = ['| ' + ' | '.join(head) + ' |',
              '|' + '---|' * len(head)]
@@ -185,8 +185,6 @@ def format_table(results, specs, labels=None) -> str:
         m, s = mean_std([delta_m(r['metrics'], ref, specs) for r in runs])
         cells.append(f'{m:+.2f} ± {s:.2f}')
         cells.append(','.join(str(r['seed']) for r in runs))
-        its = [r['s_per_iter'] for r in runs if r.get('s_per_iter')]
-        cells.append(f'{statistics.median(its):.2f}' if its else '-')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
 
