@@ -5,3 +5,6 @@ from . import (  # noqa: F401
     losses,
     segmentors,
 )
+from .optimize import optimize_for_inference
+
+__all__ = ['optimize_for_inference']

@@ -73,11 +73,26 @@ class _TensorForward(nn.Module):
         return tuple(out.values()) if isinstance(out, dict) else out
 
 
+def model_parts(model: nn.Module) -> dict[str, list[nn.Module]]:
+    """The parts a multi-task segmentor's cost is reported by: 'backbone' and
+    each child of the decode head that holds parameters (for MTLSIHead:
+    preliminary, input_proj, fusion, distillers, cwibs, output), each as the
+    modules that run (a ModuleDict's values)."""
+    parts = {'backbone': [model.backbone]}
+    for name, child in model.decode_head.named_children():
+        if not any(True for _ in child.parameters()):
+            continue
+        parts[f'decode_head.{name}'] = list(child.values()) if isinstance(
+            child, nn.ModuleDict) else [child]
+    return parts
+
+
 @torch.no_grad()
 def count_flops(model: nn.Module, shape: tuple[int, int],
-                batch_size: int = 1) -> dict:
+                batch_size: int = 1, parts: bool = False) -> dict:
     """dict(total=..., backbone=..., head=...) FLOPs (multiply-adds) of one
-    ``tensor``-mode forward of a (batch_size, 3, H, W) input."""
+    ``tensor``-mode forward of a (batch_size, 3, H, W) input; ``parts`` adds
+    one entry per :func:`model_parts` key (the head's parts)."""
     from mmengine.analysis import FlopAnalyzer
     was_training = model.training
     model.eval()
@@ -95,4 +110,9 @@ def count_flops(model: nn.Module, shape: tuple[int, int],
     finally:
         model.train(was_training)
     backbone = by_module.get('model.backbone', 0)
-    return dict(total=total, backbone=backbone, head=total - backbone)
+    result = dict(total=total, backbone=backbone, head=total - backbone)
+    if parts:
+        for name in model_parts(model):
+            if name != 'backbone':
+                result[name] = by_module.get(f'model.{name}', 0)
+    return result

@@ -133,3 +133,21 @@ def test_only_what_configs_build_is_registered():
     assert {'MTLSIHead', 'MTMQLFB', 'CrossTaskAttention'} <= registered
     assert not {'CWIB', 'TaskDecoder', 'SemanticTokenDistiller',
                 'MultiTaskLoss'} & registered
+
+
+def test_flops_per_part_add_up_to_the_head():
+    from mmtlsi.utils import count_flops
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'mtlsi',
+                                   'swin-t_nyud.py'))
+    cfg.merge_from_dict(TINY)
+    init_default_scope('mmseg')
+    model = MODELS.build(cfg.model)
+    flops = count_flops(model, (64, 64), parts=True)
+    parts = {k: v for k, v in flops.items() if k.startswith('decode_head.')}
+    assert set(parts) == {f'decode_head.{n}' for n in (
+        'preliminary', 'fusion', 'input_proj', 'distillers', 'cwibs',
+        'output')}
+    assert all(v > 0 for v in parts.values())
+    # outside the parts: only the segmentor's bilinear resize of the logits
+    # (40 + 1 + 3 + 1 channels at 64x64; the counter's 4 per output value)
+    assert flops['head'] - sum(parts.values()) == 4 * 45 * 64 * 64

@@ -76,10 +76,8 @@ def test_distiller_assignment_sums_to_one_and_shapes():
 def _window_attention(block, q, k, v, hw):
     """CWIB's window branch for q, k, v (B, H*W, d) -> (B, H*W, d)."""
     b, _, c = q.shape
-    out = q.new_full((b, *hw, c), float('nan'))
-    block._window_attention(torch.cat([q, k, v], -1).view(b, *hw, 3 * c),
-                            out)
-    return out.view(b, -1, c)
+    return block._window_attention(
+        torch.cat([q, k, v], -1).view(b, *hw, 3 * c))
 
 
 @pytest.mark.parametrize('hw', [(8, 8), (7, 10)])
@@ -144,6 +142,9 @@ def test_mt_mqlfb_matches_its_equations(heads):
     assert out.shape == (2, n, 8)
     expected = _mt_mqlfb_explicit(neck, feats, heads)
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():                  # the in-place inference path
+        torch.testing.assert_close(neck(feats), expected, rtol=1e-4,
+                                   atol=1e-5)
     # and the same gradients, for inputs and every parameter
     weight = torch.randn_like(out)
     params = [feats[0], neck.q.weight, neck.kv.weight, neck.out_proj.weight,
@@ -154,7 +155,7 @@ def test_mt_mqlfb_matches_its_equations(heads):
         torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
 
 
-def test_tasks_to_tokens_order_and_strided_output():
+def test_tasks_to_tokens_order():
     maps = [torch.arange(12.).view(1, 2, 2, 3),
             torch.arange(100., 108.).view(1, 2, 2, 2)]
     tokens = tasks_to_tokens(maps)
@@ -162,10 +163,9 @@ def test_tasks_to_tokens_order_and_strided_output():
     # task 0 row-major, then task 1; channels last
     assert tokens[0, 4].tolist() == [4.0, 10.0]
     assert tokens[0, 6].tolist() == [100.0, 104.0]
-    buf = torch.zeros(1, 10, 3, 2)
-    tasks_to_tokens(maps, out=buf[:, :, 1])
-    assert torch.equal(buf[:, :, 1], tokens)
-    assert not buf[:, :, 0].any() and not buf[:, :, 2].any()
+    assert torch.equal(tasks_to_tokens(
+        [m.contiguous(memory_format=torch.channels_last) for m in maps]),
+        tokens)
 
 
 def test_cross_task_attention_shape():
@@ -306,3 +306,15 @@ def test_cwib_matches_its_equations_forward_and_backward():
         torch.testing.assert_close(
             block(feature.contiguous(memory_format=torch.channels_last),
                   tokens), expected)
+
+
+def test_elu_feature_map_equals_elu_plus_one():
+    x = torch.linspace(-30, 30, 1001, requires_grad=True)
+    phi = elu_feature_map(x)
+    torch.testing.assert_close(phi, F.elu(x) + 1)
+    g, = torch.autograd.grad(phi.sum(), x)
+    torch.testing.assert_close(g, torch.where(x > 0, 1.0, torch.exp(x)))
+    with torch.no_grad():                  # the in-place path
+        y = x.detach().clone()
+        torch.testing.assert_close(elu_feature_map(y), F.elu(x) + 1)
+        assert torch.equal(y, x)           # its input is left alone

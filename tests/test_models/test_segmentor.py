@@ -185,3 +185,41 @@ def test_unsupported_test_modes_fail_clearly():
     with torch.no_grad():
         torch.testing.assert_close(model.inference(x, metas)['depth'],
                                    model(x, mode='tensor')['depth'])
+
+
+@pytest.mark.parametrize('fuse_bn,channels_last',
+                         [(True, False), (False, True), (True, True)])
+def test_optimize_for_inference_keeps_outputs(fuse_bn, channels_last):
+    from mmtlsi.models import optimize_for_inference
+    torch.manual_seed(0)
+    model = tiny_model()
+    # non-trivial running statistics, so that folding has work to do
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):
+            model(torch.randn(2, 3, 64, 64) * 3 + 1, mode='tensor')
+    model.eval()
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        before = model(x, mode='tensor')
+        optimize_for_inference(model, fuse_bn=fuse_bn,
+                               channels_last=channels_last)
+        after = model(x, mode='tensor')
+    bns = [m for m in model.modules()
+           if isinstance(m, torch.nn.BatchNorm2d)]
+    if fuse_bn:
+        # every BN2d follows a conv and is folded
+        assert not bns
+    for t in before:
+        torch.testing.assert_close(after[t], before[t], rtol=1e-4,
+                                   atol=1e-4)
+    with pytest.raises(ValueError, match='eval'):
+        optimize_for_inference(tiny_model().train())
+
+
+def test_concat_channels_last():
+    from mmtlsi.models.decode_heads.mtlsi_head import concat_channels_last
+    a, b = torch.randn(2, 3, 4, 5), torch.randn(2, 1, 4, 5)
+    out = concat_channels_last([a, b])
+    assert torch.equal(out, torch.cat([a, b], 1))
+    assert out.is_contiguous(memory_format=torch.channels_last)

@@ -17,6 +17,14 @@ from ..layers import CWIB, SemanticTokenDistiller, TaskDecoder
 from ..losses import MultiTaskLoss
 
 
+def concat_channels_last(maps: Sequence[Tensor]) -> Tensor:
+    """Channel concatenation of (B, C_i, H, W) maps, returned channels-last:
+    one copy, after which the 1x1 projection returns F_t channels-last, the
+    layout MT-MQLFB reads its tokens from."""
+    return torch.cat([m.permute(0, 2, 3, 1) for m in maps], -1).permute(
+        0, 3, 1, 2)
+
+
 @MODELS.register_module()
 class MTLSIHead(BaseModule):
     """Preliminary decoders -> F_t -> fusion -> distiller -> CWIB -> output
@@ -112,7 +120,7 @@ class MTLSIHead(BaseModule):
             feats[t], coarse[t] = self.preliminary[t](inputs)
         if not self.refine:
             return dict(final=coarse, coarse=coarse)
-        f = [self.input_proj[t](torch.cat([feats[t], coarse[t]], 1))
+        f = [self.input_proj[t](concat_channels_last([feats[t], coarse[t]]))
              for t in self.tasks]
         fused = self.fusion(f)                                 # (B, N, d)
         final = {}

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from .multi_head import split_heads
+from .multi_head import merge_heads, split_heads
 from .windows import pad_to_windows, window_partition, window_reverse
 
 
@@ -79,9 +79,8 @@ class CWIB(BaseModule):
         self.rel_pos = RelativePositionBias(self.window_size, num_heads) \
             if rel_pos_bias else None
 
-    def _window_attention(self, qkv: Tensor, out: Tensor) -> Tensor:
-        """qkv (B, H, W, 3d) = [Q' | K | V] -> W-MSA output, written into
-        ``out`` (B, H, W, d)."""
+    def _window_attention(self, qkv: Tensor) -> Tensor:
+        """qkv (B, H, W, 3d) = [Q' | K | V] -> W-MSA output (B, H*W, d)."""
         b, h, w, _ = qkv.shape
         qkv, (pad_h, pad_w) = pad_to_windows(qkv, self.window_size)
         hp, wp = h + pad_h, w + pad_w
@@ -104,29 +103,32 @@ class CWIB(BaseModule):
             mask = valid if mask is None else mask.masked_fill(
                 ~valid, float('-inf'))
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        # (B*nW, h, n, dh) -> (B, H, W, h, dh), one copy
-        return window_reverse(o.transpose(1, 2), self.window_size, hp, wp,
-                              out=out.unflatten(-1, (self.num_heads, -1)))
+        # (B*nW, h, n, dh) -> (B, Hp, Wp, h, dh): one copy
+        o = window_reverse(o.transpose(1, 2), self.window_size, hp, wp)
+        if pad_h or pad_w:
+            o = o[:, :h, :w]
+        return o.reshape(b, h * w, -1)
 
     def forward(self, feature: Tensor, tokens: Tensor) -> Tensor:
         """feature P (B, d, H, W), tokens I' (B, K, d) -> X (B, d, H, W).
 
         X comes back in channels-last memory (a view of the token layout);
-        for channels-last input P is read without a copy either.
+        channels-last input P is read without a copy.
         """
         b, c, h, w = feature.shape
         heads = self.num_heads
         p = feature.permute(0, 2, 3, 1).reshape(b, h * w, c)   # (B, HW, d)
         qkv = self.qkv(self.norm_p(p))                 # (B, HW, 3d)
-        o = p.new_empty(b, h, w, 2 * c)                # [O_w | O_c]
-        self._window_attention(qkv.view(b, h, w, 3 * c), o[..., :c])
+        o_w = self._window_attention(qkv.view(b, h, w, 3 * c))
         kc, vc = self.kv_cross(
             self.norm_tokens(tokens + self.pos_embed)).chunk(2, dim=-1)
-        o_c = F.scaled_dot_product_attention(
+        o_c = merge_heads(F.scaled_dot_product_attention(
             split_heads(qkv[..., :c], heads), split_heads(kc, heads),
-            split_heads(vc, heads))                    # (B, h, HW, dh)
-        o = o.view(b, h * w, 2 * c)
-        o[..., c:].unflatten(-1, (heads, -1)).copy_(o_c.transpose(1, 2))
-        z = self.merge(o).add_(p)
+            split_heads(vc, heads)))                   # (B, HW, d)
+        # Linear(Concat(O_w, O_c)) as two products, without the concat
+        w_merge = self.merge.weight
+        z = F.linear(o_w, w_merge[:, :c], self.merge.bias)
+        z = z.view(-1, c).addmm_(o_c.view(-1, c), w_merge[:, c:].t())
+        z = z.view(b, h * w, c).add_(p)
         x = self.ffn(self.norm_z(z)).add_(z)
         return x.view(b, h, w, c).permute(0, 3, 1, 2)

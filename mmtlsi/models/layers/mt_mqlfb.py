@@ -10,28 +10,15 @@ from torch import Tensor, nn
 from mmtlsi.registry import MODELS
 
 from .linear_attention import elu_feature_map, linear_attention_context
+from .multi_head import split_heads
 
 
-def tasks_to_tokens(maps: Sequence[Tensor], out: Tensor | None = None
-                    ) -> Tensor:
+def tasks_to_tokens(maps: Sequence[Tensor]) -> Tensor:
     """T maps (B, d, h, w) -> tokens (B, T*h*w, d), the tasks one after the
-    other, each map row-major.
-
-    ``out``: a (B, T*h*w, d) view to write into (it may be strided along the
-    token axis, e.g. one scale's slot of a (B, N, S, d) buffer); one copy per
-    map, which also does the channels-to-last transpose.
-    """
-    b, d = maps[0].shape[:2]
-    if out is None:
-        n = sum(m.shape[2] * m.shape[3] for m in maps)
-        out = maps[0].new_empty(b, n, d)
-    start = 0
-    for m in maps:
-        h, w = m.shape[2:]
-        out[:, start:start + h * w].view(b, h, w, d).copy_(
-            m.permute(0, 2, 3, 1))
-        start += h * w
-    return out
+    other, each map row-major. One copy (the concatenation) for
+    channels-last maps; a channels-first map costs one more (the
+    transpose)."""
+    return torch.cat([m.permute(0, 2, 3, 1).flatten(1, 2) for m in maps], 1)
 
 
 @MODELS.register_module()
@@ -48,13 +35,12 @@ class MTMQLFB(BaseModule):
 
     Input F_t (B, d, H, W) per task; output I (B, T*ceil(H/2)*ceil(W/2), d).
 
-    The forward computes exactly this, arranged for speed: the S query sets
-    share one LayerNorm, one W_Q product and one feature map (a (B, N, S, d)
-    buffer the convs write into); the row normalisation is applied to
-    phi(Q_s) before the product with C; and W_O is folded into the context,
-    Concat_s(O_s) W_O = Concat_s(phi(Q_s) / n_s) [C W_O,s]_s, so the whole
-    aggregation is one (N x S*d) @ (S*d x d) product and the S outputs O_s
-    are never formed.
+    The forward computes exactly this, arranged for speed: the maps are
+    made channels-last once, so pooling is cheap and tokens are views; the
+    row normalisation is applied to phi(Q_s) before the product with C; and
+    W_O is folded into the context, O_s W_O,s = (phi(Q_s) / n_s) (C W_O,s),
+    so each scale adds one (N x d) @ (d x d) product to O_agg and the
+    outputs O_s and their concatenation are never formed.
 
     Args:
         channels: d.
@@ -95,20 +81,9 @@ class MTMQLFB(BaseModule):
         self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(),
                                  nn.Linear(hidden, channels))
 
-    def queries(self, feats: Sequence[Tensor]) -> Tensor:
-        """G_s of every scale as one (B, N, S, d) buffer."""
-        maps = [[conv(f) for f in feats] for conv in self.query_convs]
-        b, d = maps[0][0].shape[:2]
-        n = sum(m.shape[2] * m.shape[3] for m in maps[0])
-        g = maps[0][0].new_empty(b, n, len(self.scales), d)
-        for s, scale_maps in enumerate(maps):
-            tasks_to_tokens(scale_maps, out=g[:, :, s])
-        return g
-
     def forward(self, feats: Sequence[Tensor]) -> Tensor:
         """feats: T maps (B, d, H, W) -> fused tokens I (B, N, d)."""
         heads, num_scales = self.num_heads, len(self.scales)
-        # channels-last maps: pooling is fast and token rows are contiguous
         feats = [f.contiguous(memory_format=torch.channels_last)
                  for f in feats]
         m = tasks_to_tokens([self.pool(f) for f in feats])       # (B, N, d)
@@ -117,20 +92,28 @@ class MTMQLFB(BaseModule):
         k, v = self.kv(self.norm_kv(m)).chunk(2, dim=-1)
         # C (B, h, dh, dh) and phi(K)^T 1 (B, h, dh)
         context, key_sum = linear_attention_context(
-            k.unflatten(-1, (heads, dh)).transpose(1, 2),
-            v.unflatten(-1, (heads, dh)).transpose(1, 2))
-        phi_q = elu_feature_map(self.q(self.norm_q(self.queries(feats))))
-        # n_s = phi(Q_s) phi(K)^T 1 per head: one product with a (d, h)
-        # block-diagonal matrix holding head i's key sum in column i
-        key_sum = torch.diag_embed(key_sum.transpose(1, 2)).transpose(1, 2)
-        normaliser = phi_q.view(b, n * num_scales, d) @ key_sum.reshape(
-            b, d, heads)                                       # (B, N*S, h)
-        phi_q = phi_q.view(b, n * num_scales, heads, dh) / (
-            normaliser.unsqueeze(-1) + self.eps)
-        phi_q = phi_q.view(b, n, num_scales * d)
-        # [C W_O,s]_s: (B, S*d, d); C acts per head on its dh rows of W_O,s^T
-        w_out = self.out_proj.weight.t().reshape(num_scales, heads, dh, d)
-        folded = (context[:, None] @ w_out).view(b, num_scales * d, d)
-        o_agg = torch.baddbmm(self.out_proj.bias, phi_q, folded)  # (B, N, d)
+            split_heads(k, heads), split_heads(v, heads))
+        # phi(K)^T 1 as a (B, d, h) block-diagonal matrix (head i's key sum
+        # in column i): n_s = phi(Q_s) @ it, per head
+        key_sum = torch.diag_embed(key_sum.transpose(1, 2)).transpose(
+            1, 2).reshape(b, d, heads)
+        # C W_O,s for every scale: (B, S, d, d); C acts per head on its dh
+        # rows of W_O,s^T
+        folded = (context[:, None] @ self.out_proj.weight.t().reshape(
+            num_scales, heads, dh, d)).view(b, num_scales, d, d)
+        o_agg = None
+        for s, conv in enumerate(self.query_convs):
+            g = tasks_to_tokens([conv(f) for f in feats])         # (B, N, d)
+            phi_q = elu_feature_map(self.q(self.norm_q(g)))
+            normaliser = (phi_q @ key_sum).unsqueeze(-1)       # (B, N, h, 1)
+            normaliser = normaliser + self.eps
+            phi_q = phi_q.view(b, n, heads, dh)
+            phi_q = phi_q / normaliser if torch.is_grad_enabled() else \
+                phi_q.div_(normaliser)
+            if o_agg is None:
+                o_agg = torch.baddbmm(self.out_proj.bias, phi_q.view(b, n, d),
+                                      folded[:, s])
+            else:
+                o_agg.baddbmm_(phi_q.view(b, n, d), folded[:, s])
         out = self.mlp(o_agg)
         return out.add_(o_agg)

@@ -29,25 +29,13 @@ def window_partition(x: Tensor, window_size: tuple[int, int]) -> Tensor:
 
 
 def window_reverse(windows: Tensor, window_size: tuple[int, int],
-                   height: int, width: int, out: Tensor | None = None
-                   ) -> Tensor:
+                   height: int, width: int) -> Tensor:
     """(B * nW, wh * ww, *C) -> (B, H, W, *C), the inverse of
-    :func:`window_partition` (H, W: the padded size).
-
-    ``out``: a (B, h, w, *C) tensor (h <= H, w <= W) to write the top-left
-    part into, dropping the padding; without padding this is the only copy.
-    The windows may be strided (e.g. per-head outputs, transposed).
-    """
+    :func:`window_partition`. The windows may be strided (e.g. per-head
+    outputs, transposed): one copy either way."""
     wh, ww = window_size
     rest = windows.shape[2:]
     nh, nw = height // wh, width // ww
     x = windows.view(-1, nh, nw, wh, ww, *rest)
     x = x.permute(0, 1, 3, 2, 4, *range(5, x.dim()))  # (B, nh, wh, nw, ww, *C)
-    if out is None:
-        return x.reshape(-1, height, width, *rest)
-    if tuple(out.shape[1:3]) == (height, width):
-        out.view(-1, nh, wh, nw, ww, *rest).copy_(x)
-    else:
-        h, w = out.shape[1:3]
-        out.copy_(x.reshape(-1, height, width, *rest)[:, :h, :w])
-    return out
+    return x.reshape(-1, height, width, *rest)
