@@ -3,8 +3,8 @@ decoders-only ablations, side by side in one run: multiply-adds counted by
 one counter for all, forward time, and the resulting GMAC/s.
 
     python tools/analysis_tools/bench_side_by_side.py [CONFIG ...]
-        [--repeats 5] [--threads N] [--device cpu|cuda] [--out TABLE.md]
-        [--json OUT.json] [--shape H W]
+        [--repeats 5] [--threads N] [--timer wall|cpu] [--device cpu|cuda]
+        [--out TABLE.md] [--json OUT.json] [--shape H W]
 
 For every config (default: the six paper configs in configs/mtlsi/) three
 models are built with random weights: the config itself, the config with
@@ -20,7 +20,9 @@ config's crop size. Time: the same forward (fp32, no gradients), the median
 of ``--repeats`` runs after one warm-up, the models of one config timed in
 turn (interleaved) so that a change in the machine's load hits all of them.
 The backbone alone is timed the same way, which gives the head's GMAC/s as
-(head GMACs) / (forward - backbone time).
+(head GMACs) / (forward - backbone time). ``--timer cpu`` times with this
+process's CPU time instead of the wall clock: with ``--threads 1`` that is
+the work done, unaffected by other jobs waiting for the same cores.
 """
 from __future__ import annotations
 
@@ -74,18 +76,19 @@ def build_variant(config: str, head_override: dict | None, device):
     return model, tuple(cfg.get('crop_size', (512, 512)))
 
 
-def timed(fn, device) -> float:
+def timed(fn, device, clock=time.perf_counter) -> float:
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
-    start = time.perf_counter()
+    start = clock()
     fn()
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 @torch.no_grad()
-def measure_config(config: str, repeats: int, device, shape=None) -> list:
+def measure_config(config: str, repeats: int, device, shape=None,
+                   clock=time.perf_counter) -> list:
     """Rows (one per variant) for ``config``: GMACs and median times."""
     from mmtlsi.utils import count_flops
     models = {}
@@ -105,7 +108,7 @@ def measure_config(config: str, repeats: int, device, shape=None) -> list:
     times = {name: [] for name in fns}
     for _ in range(repeats):                     # interleaved
         for name, fn in fns.items():
-            times[name].append(timed(fn, device))
+            times[name].append(timed(fn, device, clock))
     t_backbone = statistics.median(times['backbone'])
     rows = []
     for name, (_, flops) in models.items():
@@ -163,6 +166,10 @@ def parse_args(argv=None):
     parser.add_argument('--shape', type=int, nargs=2, default=None,
                         metavar=('H', 'W'),
                         help='input size (default: each config\'s crop)')
+    parser.add_argument('--timer', choices=['wall', 'cpu'], default='wall',
+                        help='wall time, or the CPU time of this process '
+                        '(CPU only; with one thread it is the work done, '
+                        'whatever else runs on the machine)')
     parser.add_argument('--out', default=None, help='Markdown table file')
     parser.add_argument('--json', default=None, help='JSON rows file')
     return parser.parse_args(argv)
@@ -174,11 +181,16 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    if args.timer == 'cpu' and device.type != 'cpu':
+        raise SystemExit('--timer cpu times CPU runs only')
+    clock = time.process_time if args.timer == 'cpu' else time.perf_counter
     rows = []
     for config in args.configs:
-        rows += measure_config(config, args.repeats, device, args.shape)
+        rows += measure_config(config, args.repeats, device, args.shape,
+                               clock)
     header = (f'Batch 1, fp32, forward only, median of {args.repeats} '
-              f'interleaved runs; {environment(device)}.')
+              f'interleaved runs, {args.timer} time; '
+              f'{environment(device)}.')
     table = format_table(rows, header)
     print(table)
     if args.out:

@@ -17,8 +17,9 @@ Steps (all data synthetic, generated on the machine):
    bf16 matmul peak. Model FLOPs per step = 3 x 2 x (forward multiply-adds
    of one image, ``mmtlsi.utils.count_flops``) x batch: backward counted as
    twice the forward, the usual convention.
-3. The fusion sweep, ``tools/analysis_tools/complexity.py`` on the GPU, F_t
-   sides 28 to 128 (NYUDv2's full 448x576 input gives 112x144).
+3. The fusion sweep, ``tools/analysis_tools/complexity.py`` on the GPU at
+   its full sizes (inputs 112x144 to 896x1152): times, fitted exponent and
+   the linear / quadratic ratio at 448x576.
 4. With more than one GPU: the Swin-T NYUDv2 case in DDP over all of them
    (``torch.distributed.run``), images/s summed over the GPUs.
 
@@ -149,9 +150,7 @@ def fusion_sweep(args, device) -> dict:
     cmd = [sys.executable, osp.join(HERE, 'complexity.py'), '--device',
            device.type, '--out-dir', out_dir]
     if args.dry_run:
-        cmd += ['--sides', '8', '16', '--repeats', '1']
-    else:   # F_t sides up to NYUDv2's 448x576 (112x144) and a bit beyond
-        cmd += ['--sides', '28', '56', '112', '128']
+        cmd += ['--sizes', '32x32', '64x64', '--repeats', '1']
     start = time.time()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if proc.returncode != 0:
