@@ -43,6 +43,8 @@ def test_rolled_tokens_change_only_a_mixed_batch(tmp_path):
         assert r['rolled'][t] == pytest.approx(own, rel=1e-5), t
     r = tool.probe(model, [mixed])
     assert set(r['own']) == {'semseg', 'depth', 'normals', 'edge'}
+    assert set(r['coarse']) == set(r['own'])
+    assert all(r['coarse'][t] != r['own'][t] for t in r['own'])
     assert any(abs(r['rolled'][t] - own) > 1e-4 * abs(own)
                for t, own in r['own'].items())
     # the hook is gone afterwards

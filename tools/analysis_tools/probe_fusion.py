@@ -8,7 +8,9 @@ mode), the task losses of the final predictions are computed twice: as the
 model runs, and with every image given the fused tokens of another image of
 its batch (the fusion's output rolled by one along the batch). Tokens with
 the right statistics but the wrong content: when the losses hardly move, the
-predictions do not depend on what the fusion carries.
+predictions do not depend on what the fusion carries. The losses of the same
+model's coarse predictions (the preliminary decoders') are printed beside
+them: the refinement's gain inside one model.
 """
 from __future__ import annotations
 
@@ -22,29 +24,32 @@ sys.path.insert(0, REPO)
 import torch  # noqa: E402
 
 
-def final_losses(model, data) -> dict:
-    """{task: loss} of the final predictions (coarse ones left out), each
-    divided by the task's loss weight."""
+def task_losses(model, data, suffix: str = '') -> dict:
+    """{task: loss} of the final predictions (``suffix`` '') or of the coarse
+    ones (``'_coarse'``), each divided by the task's loss weight."""
     losses = model(**data, mode='loss')
     specs = model.decode_head.task_specs
-    return {t: float(losses[f'loss_{t}']) / s.loss_weight
+    weight = model.decode_head.coarse_loss_weight if suffix else 1.0
+    return {t: float(losses[f'loss_{t}{suffix}']) / s.loss_weight / weight
             for t, s in specs.items()}
 
 
 @torch.no_grad()
 def probe(model, batches) -> dict:
-    """Mean final losses over ``batches`` (preprocessed data dicts) as the
-    model runs ('own') and with the fusion's output rolled by one along the
-    batch ('rolled')."""
+    """Mean losses over ``batches`` (preprocessed data dicts): of the final
+    predictions as the model runs ('own') and with the fusion's output rolled
+    by one along the batch ('rolled'), and of the coarse predictions of the
+    preliminary decoders ('coarse')."""
     fusion = model.decode_head.fusion
-    sums = {'own': {}, 'rolled': {}}
+    sums = {'own': {}, 'rolled': {}, 'coarse': {}}
     for data in batches:
         for key in sums:
             handle = fusion.register_forward_hook(
                 lambda m, i, out: out.roll(1, dims=0)) \
                 if key == 'rolled' else None
+            suffix = '_coarse' if key == 'coarse' else ''
             try:
-                for t, v in final_losses(model, data).items():
+                for t, v in task_losses(model, data, suffix).items():
                     sums[key][t] = sums[key].get(t, 0.0) + v
             finally:
                 if handle is not None:
@@ -63,7 +68,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
-    from mmengine.runner import Runner, load_checkpoint
+    from mmengine.runner import Runner, load_checkpoint, set_random_seed
     from mmseg.registry import MODELS
 
     import mmtlsi  # noqa: F401
@@ -77,15 +82,18 @@ def main(argv=None):
     loader_cfg = cfg.train_dataloader.copy()
     loader_cfg.update(batch_size=args.batch_size, num_workers=0,
                       persistent_workers=False)
+    set_random_seed(args.seed)          # the pipeline's crops and flips
     loader = iter(Runner.build_dataloader(loader_cfg, seed=args.seed))
     batches = [model.data_preprocessor(next(loader), True)
                for _ in range(args.batches)]
     result = probe(model, batches)
-    print(f'{"task":10s} {"own tokens":>12s} {"rolled":>12s} {"change":>9s}')
+    print(f'{"task":10s} {"final":>9s} {"rolled":>9s} {"change":>8s} '
+          f'{"coarse":>9s} {"final vs coarse":>16s}')
     for t, own in result['own'].items():
-        rolled = result['rolled'][t]
-        print(f'{t:10s} {own:12.4f} {rolled:12.4f} '
-              f'{100 * (rolled - own) / own:+8.1f}%')
+        rolled, coarse = result['rolled'][t], result['coarse'][t]
+        print(f'{t:10s} {own:9.4f} {rolled:9.4f} '
+              f'{100 * (rolled - own) / own:+7.1f}% {coarse:9.4f} '
+              f'{100 * (own - coarse) / coarse:+15.1f}%')
     return result
 
 
