@@ -8,7 +8,8 @@ over input sizes; the fitted cost exponent and the speed ratio.
         [--timer wall|cpu]
 
 Each size is an input image H x W: the fusion gets T task maps
-(1, d, H/4, W/4), i.e. T * H/8 * W/8 tokens. MT-MQLFB runs as in the paper
+(1, d, H/4, W/4), channels-last as the head's F_t projection returns them,
+i.e. T * H/8 * W/8 tokens. MT-MQLFB runs as in the paper
 configs (one global context, scales 1, 3, 5); the quadratic fusion is
 ``CrossTaskAttention`` (8 heads, PyTorch's fused SDPA). Modules and passes
 are timed interleaved, round after round, and the median of --repeats rounds
@@ -155,9 +156,11 @@ def main():
     memory = {}
     for size in args.sizes:
         tokens = args.tasks * (size[0] // 8) * (size[1] // 8)
+        # channels-last, as MTLSIHead's F_t projection returns them
         feats = [torch.randn(1, args.channels, size[0] // 4, size[1] // 4,
-                             device=device, requires_grad=True)
-                 for _ in range(args.tasks)]
+                             device=device).contiguous(
+                                 memory_format=torch.channels_last)
+                 .requires_grad_() for _ in range(args.tasks)]
         names = [n for n in modules if n == 'MT-MQLFB'
                  or tokens <= args.quadratic_max_tokens]
         jobs = [(n, p) for n in names for p in ('forward', 'fwd+bwd')]
@@ -184,7 +187,8 @@ def main():
              if device.type == 'cpu' else torch.cuda.get_device_name(device))
     lines = [
         f'T = {args.tasks} tasks, d = {args.channels}, batch 1, fp32, '
-        f'{where}, {args.timer} time; median of {args.repeats} '
+        f'{where}, {args.timer} time, channels-last F_t; median of '
+        f'{args.repeats} '
         'interleaved rounds. '
         'MT-MQLFB: 1 head, scales (1, 3, 5); quadratic: CrossTaskAttention, '
         '8 heads, SDPA.', '',
