@@ -191,3 +191,32 @@ def test_train_mode_steps_the_optimizer(tmp_path):
     assert any(k.startswith('decode_head.fusion.') for k in moved)
     loss = step(next(batches))
     assert torch.isfinite(loss)
+
+
+@pytest.mark.parametrize('mode', ['predict', 'train'])
+def test_demo_model_under_cpu_bf16_autocast(tmp_path, mode):
+    """``--amp`` on a CPU (bfloat16 autocast) runs the whole model, in
+    inference and in a training step."""
+    from mmengine.config import Config
+    bench = load_tool()
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs/demo/mtlsi_tiny_synthetic-nyud.py'))
+    model = bench.build_model(cfg)
+    if mode == 'predict':
+        fn = bench.make_predict_fn(model, (64, 96), 2)
+        r = bench.measure(fn, 2, repeat=1, warmup=0, amp=True)
+        assert r['images_per_s'] > 0
+        with torch.no_grad(), bench.autocast_context(
+                torch.device('cpu'), True):
+            out = fn()
+        assert out[0].pred_depth_map.data.isfinite().all()
+        return
+    cfg.train_dataloader.dataset.update(
+        data_root=str(tmp_path / 'data'), num_train=2, num_val=1)
+    loader = bench.build_train_loader(cfg, cfg.train_dataloader.dataset, 2, 0)
+    step = bench.make_train_step(model, cfg, 'cpu', amp=True)
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = step(next(iter(loader)))
+    assert torch.isfinite(loss)
+    assert any(not torch.equal(a, b)
+               for a, b in zip(before, model.parameters()))
