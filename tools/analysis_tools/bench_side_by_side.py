@@ -151,7 +151,7 @@ def environment(device) -> str:
         where = torch.cuda.get_device_name(device)
     else:
         where = (f'{platform.processor() or platform.machine()}, '
-                 f'{torch.get_num_threads()} threads')
+                 f'{torch.get_num_threads()} thread(s)')
     return (f'{device.type} ({where}), torch {torch.__version__}, '
             f'python {platform.python_version()}')
 
