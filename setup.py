@@ -31,7 +31,7 @@ setup(
     long_description=long_description,
     long_description_content_type='text/markdown',
     license='Apache-2.0',
-    python_requires='>=3.9',
+    python_requires='>=3.11',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'demo',
                                     'docs')),
     # mmengine resolves `_base_ = 'mmtlsi::...'` inside <package>/.mim/configs
@@ -46,6 +46,7 @@ setup(
     },
     classifiers=[
         'Programming Language :: Python :: 3',
+        'Programming Language :: Python :: 3.11',
         'Topic :: Scientific/Engineering :: Artificial Intelligence',
     ],
     zip_safe=False,

@@ -5,16 +5,13 @@
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import mmcv
+from mmengine.config import DictAction
 
-import mmcv  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-
-import mmtlsi  # noqa: E402,F401  (applies mmtlsi.compat before mmseg)
-from mmtlsi.apis import inference_model, init_model  # noqa: E402
-from mmtlsi.visualization import MultiTaskVisualizer  # noqa: E402
+import mmtlsi  # noqa: F401  (applies mmtlsi.compat before mmseg)
+from mmtlsi.apis import inference_model, init_model
+from mmtlsi.visualization import MultiTaskVisualizer
 
 
 def parse_args(argv=None):

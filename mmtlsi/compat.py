@@ -18,7 +18,11 @@ What it does, and why (``docs/install.md`` has the long story):
    full mmcv is installed, nothing is replaced.
 
 2. **Safe checkpoint loading.** torch >= 2.6 loads with ``weights_only=True``
-   by default, and mmengine 0.10.x checkpoints hold a message hub (history
+   by default, on every path (mmengine's ``load_from`` / ``--resume``,
+   pretrained weights, ``torch.load``), so a pickle that runs code is
+   refused. Older torch runs any pickle unless told otherwise, so mmtlsi
+   requires torch 2.6 (:data:`MIN_TORCH`) and ``import mmtlsi`` refuses an
+   older one. mmengine 0.10.x checkpoints hold a message hub (history
    buffers, numpy arrays and scalars). Those types are allow-listed with
    ``torch.serialization.add_safe_globals``; the safe loader itself stays on.
    ``HistoryBuffer`` pickled a dict of bound methods (``builtins.getattr`` in
@@ -29,6 +33,7 @@ What it does, and why (``docs/install.md`` has the long story):
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 import types
@@ -38,6 +43,8 @@ import torch
 import torch.nn.functional as F
 
 FULL_MMCV_DOC = 'docs/install.md#full-mmcv-compiled-ops'
+#: the oldest torch whose ``torch.load`` refuses arbitrary pickles by default
+MIN_TORCH = (2, 6)
 
 _applied = False
 
@@ -159,13 +166,37 @@ def _history_buffer_getstate(self):
             if 'statistics_methods' not in k}
 
 
+def version_tuple(version: str) -> tuple:
+    """``'2.6.0+cpu'`` -> ``(2, 6)``."""
+    major, minor = version.split('+')[0].split('.')[:2]
+    return int(major), int(''.join(c for c in minor if c.isdigit()) or 0)
+
+
+def check_torch_version(version: str = torch.__version__) -> None:
+    if version_tuple(version) < MIN_TORCH:
+        raise ImportError(
+            f'mmtlsi needs torch >= {MIN_TORCH[0]}.{MIN_TORCH[1]}; this is '
+            f'torch {version}. Older torch loads checkpoints with pickle '
+            f'unrestricted (weights_only=False), so a crafted checkpoint '
+            f'could run code. See docs/install.md for the supported sets.')
+
+
+def numpy_multiarray() -> types.ModuleType:
+    """``numpy.core.multiarray`` (numpy 1.x) or ``numpy._core.multiarray``
+    (numpy 2): the module numpy's pickles name. numpy 1.26 has a stub
+    ``numpy._core`` without it, so the choice goes by the major version."""
+    import numpy as np
+    major = int(np.__version__.split('.')[0])
+    return importlib.import_module(
+        'numpy._core.multiarray' if major >= 2 else 'numpy.core.multiarray')
+
+
 def checkpoint_safe_globals() -> list:
     """The types an mmengine checkpoint holds besides tensors and builtins."""
     import numpy as np
     from mmengine.logging import HistoryBuffer
 
-    multiarray = np._core.multiarray if hasattr(np, '_core') \
-        else np.core.multiarray
+    multiarray = numpy_multiarray()
     dtype_classes = [type(np.dtype(t)) for t in (
         np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
         np.uint16, np.uint32, np.uint64, np.float16, np.float32,
@@ -219,6 +250,7 @@ def apply() -> None:
     global _applied
     if _applied:
         return
+    check_torch_version()
     install_mmcv_ops_stand_in()
     enable_safe_checkpoint_loading()
     register_config_package()

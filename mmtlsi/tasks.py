@@ -1,12 +1,22 @@
-"""One description per dense-prediction task.
+"""One description per dense-prediction task, and the registry of tasks.
 
 Every other part of mmtlsi (datasets, transforms, data preprocessor, head,
-losses, metrics, visualizer) reads what it needs about a task from its
-:class:`TaskSpec` here, so adding a task means adding one entry to
-``TASK_SPECS`` (plus, for a dataset, how to read its files).
+losses, segmentor, metric, results table, Delta_m, visualizer) reads what it
+needs about a task from its :class:`TaskSpec`; none of them names a task.
+A new task is one :func:`register_task` call, from any module (a config
+loads it with ``custom_imports = dict(imports=['my_tasks'])``), e.g. a
+boundary-like task evaluated like ``edge``::
+
+    from mmtlsi.tasks import get_task_spec, register_task
+    register_task(get_task_spec('edge').with_overrides(
+        name='occlusion', title='Occl.', gt_field='gt_occlusion_map',
+        pred_field='pred_occlusion_map', results_key='gt_occlusion_map'))
+
+A dataset then lists the task in its ``TASKS`` and says how to read its
+files (``task_annotation``, a decoder of ``mmtlsi/datasets/decoders.py``).
 
 Ground truth and predictions travel in ``SegDataSample`` fields as
-``PixelData`` with a ``data`` tensor of shape (C, H, W):
+``PixelData`` with a ``data`` tensor of shape (C, H, W). The built-in tasks:
 
 ============  ===============  ================  ====  =========  ==========
 task          gt field         pred field        C     gt dtype   invalid
@@ -28,19 +38,30 @@ import copy
 import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Iterable, Mapping
 
 IGNORE_INDEX = 255
 
-#: What the head's raw output means, and how it is turned into a prediction.
-#: 'classes': C logits -> argmax; 'scalar': 1 channel, clamped at 0;
-#: 'vector': 3 channels, L2-normalised; 'binary': 1 logit -> sigmoid.
+#: What the head's raw output means, and how the segmentor turns it into a
+#: prediction: 'classes': C logits -> argmax; 'scalar': 1 channel, clamped
+#: at 0; 'vector': L2-normalised; 'binary': 1 logit -> sigmoid.
 OUTPUT_KINDS = ('classes', 'scalar', 'vector', 'binary')
+FLIP_DIRECTIONS = ('horizontal', 'vertical')
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """Everything mmtlsi needs to know about one task."""
+    """Everything mmtlsi needs to know about one task.
+
+    Evaluation: ``metric_kind`` names how the task is scored (a kind of
+    :data:`mmtlsi.evaluation.metrics.METRIC_KINDS`: ``'confusion'`` mIoU,
+    ``'depth'`` errors, ``'angular'`` normal errors, ``'maxf'``,
+    ``'boundary'`` odsF / oisF), with ``metric_options`` (e.g. the boundary
+    tolerance ``max_dist``); ``metric`` is the main result of that kind, shown
+    in the results table under ``column`` with ``decimals`` decimals and
+    used by Delta_m with the direction ``higher_is_better``.
+    """
 
     name: str
     title: str                 # for tables and pictures, e.g. 'Seg.'
@@ -55,89 +76,240 @@ class TaskSpec:
     pad_value: float           # value used to pad the ground truth
     loss: dict                 # loss config (mmseg MODELS registry)
     loss_weight: float         # weight in the multi-task sum (ATRC's)
-    metric: str                # main metric, e.g. 'mIoU'
-    higher_is_better: bool     # direction of the main metric
+    metric_kind: str           # how it is evaluated, e.g. 'confusion'
+    metric: str                # main result of the kind, e.g. 'mIoU'
+    higher_is_better: bool     # direction of the main result
     visual: str                # 'palette', 'colormap', 'normals', 'gray'
-    scale_divides_values: bool = False   # depth: values / s when resized by s
-    flip_negates_x: bool = False         # normals: x component negated
-    extra: dict = field(default_factory=dict)
+    metric_options: dict = field(default_factory=dict)  # of the metric kind
+    column: str = ''           # results table title; default title + metric
+    decimals: int = 2          # decimals of the main result in tables
+    background_class: bool = False  # label 0 is a background class
+    scale_divides_values: bool = False  # depth: values / s when resized by s
+    #: flip direction -> channels whose sign that flip negates (vectors in
+    #: image axes: normals negate x (0) on horizontal, y (1) on vertical
+    #: flips); a diagonal flip is both
+    flip_negated_channels: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        problems = []
+        if self.output not in OUTPUT_KINDS:
+            problems.append(f'output {self.output!r} is not one of '
+                            f'{OUTPUT_KINDS}')
+        if self.gt_dtype not in ('int64', 'float32'):
+            problems.append(f"gt_dtype {self.gt_dtype!r} is not 'int64' or "
+                            "'float32'")
+        bad = set(self.flip_negated_channels) - set(FLIP_DIRECTIONS)
+        if bad:
+            problems.append(f'flip_negated_channels has directions '
+                            f'{sorted(bad)}; known: {FLIP_DIRECTIONS}')
+        if problems:
+            raise ValueError(f'task {self.name!r}: ' + '; '.join(problems))
+        if not self.column:
+            object.__setattr__(self, 'column', f'{self.title} {self.metric}')
 
     @property
     def is_label_map(self) -> bool:
         return self.gt_dtype == 'int64'
 
+    @property
+    def metric_key(self) -> str:
+        """Key of the main result in the metrics, e.g. ``'semseg/mIoU'``."""
+        return f'{self.name}/{self.metric}'
+
+    def channels_negated_by_flip(self, direction: str) -> tuple[int, ...]:
+        """Channels whose sign a flip in ``direction`` ('horizontal',
+        'vertical' or 'diagonal' = both) negates."""
+        table = self.flip_negated_channels
+        if direction == 'diagonal':
+            return tuple(table.get('horizontal', ())) + \
+                tuple(table.get('vertical', ()))
+        if direction not in FLIP_DIRECTIONS:
+            raise ValueError(f'unknown flip direction {direction!r}')
+        return tuple(table.get(direction, ()))
+
     def with_overrides(self, **overrides) -> TaskSpec:
-        """A copy with some fields replaced (unknown keys go to ``extra``)."""
+        """A copy with some settings replaced.
+
+        Keys are :class:`TaskSpec` fields, ``num_classes`` (the output
+        channels of a 'classes' task) or options of the task's metric kind
+        (e.g. ``max_dist``; merged into ``metric_options``, as is a
+        ``metric_options`` dict). Anything else is an error. A new ``title``
+        or ``metric`` without a ``column`` gives the column
+        ``'<title> <metric>'``.
+        """
         known = {f.name for f in dataclasses.fields(self)}
         fields = {k: v for k, v in overrides.items() if k in known}
-        extra = dict(self.extra)
-        extra.update({k: v for k, v in overrides.items() if k not in known})
-        if 'out_channels' not in fields and 'num_classes' in extra \
-                and self.output == 'classes':
-            fields['out_channels'] = int(extra['num_classes'])
-        return dataclasses.replace(self, extra=extra, **fields)
+        options = dict(self.metric_options)
+        options.update(fields.pop('metric_options', None) or {})
+        kind = fields.get('metric_kind', self.metric_kind)
+        option_names = set(options) | set(_metric_kind_options(kind))
+        for key, value in overrides.items():
+            if key in known:
+                continue
+            if key == 'num_classes':
+                if fields.get('output', self.output) != 'classes':
+                    raise ValueError(
+                        f'task {self.name!r}: num_classes is set, but its '
+                        f'output is {self.output!r}, not classes')
+                fields['out_channels'] = int(value)
+            elif key in option_names:
+                options[key] = value
+            else:
+                raise ValueError(
+                    f'task {self.name!r}: unknown setting {key!r}; settings '
+                    f'are TaskSpec fields, num_classes, or options of its '
+                    f'metric kind {kind!r}: {sorted(option_names)}')
+        if 'column' not in fields and ({'title', 'metric'} & set(fields)):
+            fields['column'] = ''   # derived again from the new title
+        return dataclasses.replace(self, metric_options=options, **fields)
 
 
-TASK_SPECS: dict[str, TaskSpec] = OrderedDict(
-    semseg=TaskSpec(
-        name='semseg', title='Seg.',
-        gt_field='gt_sem_seg', pred_field='pred_sem_seg',
-        results_key='gt_seg_map', output='classes', out_channels=40,
-        gt_channels=1, gt_dtype='int64', ignore_index=IGNORE_INDEX,
-        pad_value=IGNORE_INDEX,
-        loss=dict(type='TaskCrossEntropyLoss'), loss_weight=1.0,
-        metric='mIoU', higher_is_better=True, visual='palette'),
-    depth=TaskSpec(
-        name='depth', title='Depth',
-        gt_field='gt_depth_map', pred_field='pred_depth_map',
-        results_key='gt_depth_map', output='scalar', out_channels=1,
-        gt_channels=1, gt_dtype='float32', ignore_index=None, pad_value=0.0,
-        loss=dict(type='DepthL1Loss'), loss_weight=1.0,
-        metric='rmse', higher_is_better=False, visual='colormap',
-        scale_divides_values=True),
-    normals=TaskSpec(
-        name='normals', title='Normal',
-        gt_field='gt_normal_map', pred_field='pred_normal_map',
-        results_key='gt_normal_map', output='vector', out_channels=3,
-        gt_channels=3, gt_dtype='float32', ignore_index=None, pad_value=0.0,
-        loss=dict(type='NormalL1Loss'), loss_weight=10.0,
-        metric='mean', higher_is_better=False, visual='normals',
-        flip_negates_x=True),
-    edge=TaskSpec(
-        name='edge', title='Bound.',
-        gt_field='gt_edge_map', pred_field='pred_edge_map',
-        results_key='gt_edge_map', output='binary', out_channels=1,
-        gt_channels=1, gt_dtype='int64', ignore_index=IGNORE_INDEX,
-        pad_value=IGNORE_INDEX,
-        loss=dict(type='BalancedBCELoss', pos_weight=0.95),
-        loss_weight=50.0, metric='odsF', higher_is_better=True,
-        visual='gray'),
-    human_parts=TaskSpec(
-        name='human_parts', title='Parsing',
-        gt_field='gt_parts_map', pred_field='pred_parts_map',
-        results_key='gt_parts_map', output='classes', out_channels=7,
-        gt_channels=1, gt_dtype='int64', ignore_index=IGNORE_INDEX,
-        pad_value=IGNORE_INDEX,
-        loss=dict(type='TaskCrossEntropyLoss'), loss_weight=2.0,
-        metric='mIoU', higher_is_better=True, visual='palette'),
-    sal=TaskSpec(
-        name='sal', title='Sal.',
-        gt_field='gt_sal_map', pred_field='pred_sal_map',
-        results_key='gt_sal_map', output='binary', out_channels=1,
-        gt_channels=1, gt_dtype='int64', ignore_index=IGNORE_INDEX,
-        pad_value=IGNORE_INDEX,
-        loss=dict(type='BalancedBCELoss', pos_weight=None),
-        loss_weight=5.0, metric='maxF', higher_is_better=True,
-        visual='gray'),
-)
+def _metric_kind_options(kind: str) -> tuple:
+    """Option names of metric kind ``kind`` (none if it is not registered)."""
+    # the kinds live with the metric, which itself reads this module
+    from mmtlsi.evaluation.metrics.metric_kinds import METRIC_KINDS
+    return tuple(getattr(METRIC_KINDS.get(kind), 'options', ()))
+
+
+def _label_map_task(**fields) -> TaskSpec:
+    """A task whose ground truth is a (1, H, W) int64 label map, 255 =
+    ignored (and padding)."""
+    return TaskSpec(gt_channels=1, gt_dtype='int64',
+                    ignore_index=IGNORE_INDEX, pad_value=IGNORE_INDEX,
+                    **fields)
+
+
+def _float_map_task(channels: int, **fields) -> TaskSpec:
+    """A task predicting and given a (channels, H, W) float32 map, 0 (the
+    zero vector) = invalid (and padding)."""
+    return TaskSpec(out_channels=channels, gt_channels=channels,
+                    gt_dtype='float32', ignore_index=None, pad_value=0.0,
+                    **fields)
+
+
+def _builtin_specs() -> list[TaskSpec]:
+    return [
+        _label_map_task(
+            name='semseg', title='Seg.',
+            gt_field='gt_sem_seg', pred_field='pred_sem_seg',
+            results_key='gt_seg_map', output='classes', out_channels=40,
+            loss=dict(type='TaskCrossEntropyLoss'), loss_weight=1.0,
+            metric_kind='confusion', metric='mIoU', higher_is_better=True,
+            visual='palette'),
+        _float_map_task(
+            1, name='depth', title='Depth',
+            gt_field='gt_depth_map', pred_field='pred_depth_map',
+            results_key='gt_depth_map', output='scalar',
+            loss=dict(type='DepthL1Loss'), loss_weight=1.0,
+            metric_kind='depth', metric='rmse', higher_is_better=False,
+            column='Depth RMSE', decimals=4, visual='colormap',
+            scale_divides_values=True),
+        _float_map_task(
+            3, name='normals', title='Normal',
+            gt_field='gt_normal_map', pred_field='pred_normal_map',
+            results_key='gt_normal_map', output='vector',
+            loss=dict(type='NormalL1Loss'), loss_weight=10.0,
+            metric_kind='angular', metric='mean', higher_is_better=False,
+            metric_options=dict(bin_width=0.01), column='Normal mErr',
+            visual='normals',
+            flip_negated_channels=dict(horizontal=(0, ), vertical=(1, ))),
+        _label_map_task(
+            name='edge', title='Bound.',
+            gt_field='gt_edge_map', pred_field='pred_edge_map',
+            results_key='gt_edge_map', output='binary', out_channels=1,
+            loss=dict(type='BalancedBCELoss', pos_weight=0.95),
+            loss_weight=50.0, metric_kind='boundary', metric='odsF',
+            higher_is_better=True, visual='gray',
+            metric_options=dict(max_dist=0.011, thresholds=101, nms=True,
+                                gt_is_boundary=False)),
+        _label_map_task(
+            name='human_parts', title='Parsing',
+            gt_field='gt_parts_map', pred_field='pred_parts_map',
+            results_key='gt_parts_map', output='classes', out_channels=7,
+            loss=dict(type='TaskCrossEntropyLoss'), loss_weight=2.0,
+            metric_kind='confusion', metric='mIoU', higher_is_better=True,
+            visual='palette', background_class=True),
+        _label_map_task(
+            name='sal', title='Sal.',
+            gt_field='gt_sal_map', pred_field='pred_sal_map',
+            results_key='gt_sal_map', output='binary', out_channels=1,
+            loss=dict(type='BalancedBCELoss', pos_weight=None),
+            loss_weight=5.0, metric_kind='maxf', metric='maxF',
+            higher_is_better=True, visual='gray',
+            metric_options=dict(double_sigmoid=False)),
+    ]
+
+
+_REGISTRY: dict[str, TaskSpec] = OrderedDict()
+
+#: Every registered task, name -> spec, in registration order (the built-in
+#: ones first). Read-only: add tasks with :func:`register_task`.
+TASK_SPECS: Mapping[str, TaskSpec] = MappingProxyType(_REGISTRY)
+
+
+def register_task(spec: TaskSpec, force: bool = False) -> TaskSpec:
+    """Add ``spec`` to :data:`TASK_SPECS`; returns it.
+
+    Its name and its ground-truth, prediction and results keys must not be
+    used by another task (a second registration of the same spec is
+    allowed, so that a module may be imported twice). ``force`` replaces a
+    task of the same name.
+    """
+    if not isinstance(spec, TaskSpec):
+        raise TypeError(f'register_task takes a TaskSpec, got '
+                        f'{type(spec).__name__}')
+    old = _REGISTRY.get(spec.name)
+    if old is not None and old != spec and not force:
+        raise KeyError(f'task {spec.name!r} is already registered with '
+                       f'another spec (pass force=True to replace it)')
+    for other in _REGISTRY.values():
+        if other.name == spec.name:
+            continue
+        for attr in ('gt_field', 'pred_field', 'results_key'):
+            if getattr(other, attr) == getattr(spec, attr):
+                raise ValueError(
+                    f'task {spec.name!r}: {attr} {getattr(spec, attr)!r} is '
+                    f'already used by task {other.name!r}')
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+for _spec in _builtin_specs():
+    register_task(_spec)
+del _spec
+
+
+def spec_of_results_key(key: str) -> TaskSpec | None:
+    """The registered task whose pipeline key is ``key`` (None if none)."""
+    return next((s for s in _REGISTRY.values() if s.results_key == key),
+                None)
+
+
+def task_metainfo(dataset_meta: Mapping | None, spec: TaskSpec, key: str):
+    """``key`` ('classes' or 'palette') of a task in a dataset's meta.
+
+    Read from ``task_metainfo[task][key]`` (mmtlsi's datasets) and, for the
+    task stored in mmseg's own field ``gt_sem_seg``, from mmseg's top-level
+    ``classes`` / ``palette``. None when absent.
+    """
+    meta = dataset_meta or {}
+    per_task = meta.get('task_metainfo')
+    if isinstance(per_task, Mapping) and \
+            isinstance(per_task.get(spec.name), Mapping) and \
+            per_task[spec.name].get(key) is not None:
+        return per_task[spec.name][key]
+    if spec.gt_field == 'gt_sem_seg' and meta.get(key) is not None:
+        return meta[key]
+    return None
 
 
 def get_task_spec(name: str, **overrides) -> TaskSpec:
     """The spec of task ``name``, with optional field overrides."""
-    if name not in TASK_SPECS:
+    if name not in _REGISTRY:
         raise KeyError(f'unknown task {name!r}; known tasks: '
-                       f'{", ".join(TASK_SPECS)}')
-    spec = TASK_SPECS[name]
+                       f'{", ".join(_REGISTRY)} (add one with '
+                       f'mmtlsi.tasks.register_task)')
+    spec = _REGISTRY[name]
     return spec.with_overrides(**overrides) if overrides else spec
 
 

@@ -1,113 +1,110 @@
 """Train a model: ``python tools/train.py CONFIG [--resume] [--amp]``.
 
-Same flags as MMSegmentation's ``tools/train.py``.
+Same flags as MMSegmentation's ``tools/train.py``. ``--cfg-options`` accepts
+only keys the config has (``+KEY=VALUE`` adds a new one). A work dir that
+another live training run writes to is refused.
 """
 import argparse
 import logging
 import os
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+from mmseg.registry import RUNNERS
 
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-from mmseg.registry import RUNNERS  # noqa: E402
-
-import mmtlsi  # noqa: E402,F401  (applies mmtlsi.compat before mmseg is imported)
-from mmtlsi.engine import init_cpu_process_group_if_needed  # noqa: E402
-from mmtlsi.engine.config_utils import set_data_root  # noqa: E402
+from mmtlsi.engine import (
+    WorkDirLock,
+    find_resume_checkpoint,
+    init_cpu_process_group_if_needed,
+)
+from mmtlsi.engine.config_utils import (
+    ConfigOptionError,
+    add_run_arguments,
+    build_run_config,
+    export_local_rank,
+)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a multi-task model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
-        '--resume',
-        action='store_true',
-        default=False,
-        help='resume from the latest checkpoint in the work_dir automatically')
+        '--resume', action='store_true', default=False,
+        help='resume from the latest checkpoint in the work dir (the newest '
+        'complete one if last_checkpoint names a missing file)')
     parser.add_argument(
-        '--amp',
-        action='store_true',
-        default=False,
+        '--amp', action='store_true', default=False,
         help='enable automatic-mixed-precision training')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file. If the value to '
-        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-        'Note that the quotation marks are necessary and that no white space '
-        'is allowed.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torchrun passes LOCAL_RANK in the environment; older launchers pass it
-    # as an argument
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_run_arguments(parser)
     args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    export_local_rank(args)
     return args
 
 
-def build_config(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-        if 'data_root' in args.cfg_options:
-            # `--cfg-options data_root=DIR` re-points every dataloader
-            set_data_root(cfg, args.cfg_options['data_root'])
-
-    # work_dir: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
-    if args.amp:
-        optim_wrapper = cfg.optim_wrapper.type
-        if optim_wrapper == 'AmpOptimWrapper':
-            print_log(
-                'AMP training is already enabled in your config.',
-                logger='current',
-                level=logging.WARNING)
-        else:
-            assert optim_wrapper == 'OptimWrapper', (
-                '`--amp` is only supported when the optimizer wrapper type is '
-                f'`OptimWrapper` but got {optim_wrapper}.')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
-
-    cfg.resume = args.resume
-    return cfg
+def enable_amp(cfg: Config) -> None:
+    optim_wrapper = cfg.optim_wrapper.type
+    if optim_wrapper == 'AmpOptimWrapper':
+        print_log('AMP training is already enabled in your config.',
+                  logger='current', level=logging.WARNING)
+        return
+    if optim_wrapper != 'OptimWrapper':
+        raise ValueError('`--amp` needs the optimizer wrapper type '
+                         f'`OptimWrapper`, but the config has {optim_wrapper}')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
 
 
-def prepare_launcher(cfg: Config, launcher: str) -> None:
-    """Let ``--launcher pytorch`` work on machines without a GPU."""
-    if init_cpu_process_group_if_needed(launcher):
-        cfg.setdefault('model_wrapper_cfg',
-                       dict(type='CPUDistributedDataParallel'))
+def launcher_rank() -> int:
+    """This process's rank as the launcher sets it (before any process
+    group exists): torchrun, Slurm, Open MPI / MPICH."""
+    for name in ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK', 'PMI_RANK'):
+        if name in os.environ:
+            return int(os.environ[name])
+    return 0
+
+
+def choose_resume_checkpoint(cfg: Config) -> None:
+    """``--resume`` without ``load_from``: continue from ``last_checkpoint``,
+    or from the newest complete checkpoint when it names a missing file;
+    start at iteration 0 only when the work dir holds no checkpoint, and
+    say so."""
+    if not cfg.resume or cfg.get('load_from'):
+        return
+    path, warning = find_resume_checkpoint(cfg.work_dir)
+    if warning:
+        print_log(warning, logger='current', level=logging.WARNING)
+    if path is None:
+        print_log(f'--resume: {cfg.work_dir} holds no checkpoint; training '
+                  f'starts at iteration 0', logger='current',
+                  level=logging.WARNING)
+        cfg.resume = False
+    else:
+        cfg.load_from = path
 
 
 def main():
     args = parse_args()
-    cfg = build_config(args)
-    prepare_launcher(cfg, args.launcher)
+    try:
+        cfg = build_run_config(args.config, args.cfg_options, args.work_dir,
+                               args.launcher)
+        if args.amp:
+            enable_amp(cfg)
+        cfg.resume = args.resume
+        if launcher_rank() == 0:
+            # held until the process ends; a killed run releases it too
+            lock = WorkDirLock(cfg.work_dir).acquire()  # noqa: F841
+        choose_resume_checkpoint(cfg)
+    except (ConfigOptionError, FileNotFoundError, RuntimeError,
+            ValueError) as e:
+        sys.exit(f'error: {e}')
 
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    if init_cpu_process_group_if_needed(args.launcher):
+        cfg.setdefault('model_wrapper_cfg',
+                       dict(type='CPUDistributedDataParallel'))
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
+        else RUNNERS.build(cfg)
     runner.train()
 
 

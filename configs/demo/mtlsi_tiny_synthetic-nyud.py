@@ -2,7 +2,8 @@
 # a few minutes: `make demo` trains and tests it. Same modules as the paper's
 # configs (preliminary decoders, MT-MQLFB, distiller, CWIB, output decoders),
 # narrower and with a ResNet-18-like backbone trained from scratch (no
-# download).
+# download), plain BN (it also runs as CPU processes under torchrun, where
+# SyncBN cannot), and the last checkpoint kept, as in the paper's configs.
 _base_ = [
     '../_base_/models/mtlsi_swin.py', '../_base_/datasets/synthetic_nyud.py',
     '../_base_/default_runtime.py'
@@ -30,7 +31,8 @@ model = dict(
         num_tokens=32,
         window_size=(4, 6),
         preliminary_decoder=dict(lateral_kernel=(1, 1, 1, 3), num_convs=1),
-        output_decoder=dict(lateral_kernel=3, num_convs=1)))
+        output_decoder=dict(lateral_kernel=3, num_convs=1),
+        norm_cfg=dict(type='BN')))
 
 max_iters = 600
 optim_wrapper = dict(
@@ -52,9 +54,8 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=300,
-                    max_keep_ckpts=1, save_best='edge/odsF', rule='greater',
-                    backend_args=dict(backend='atomic_local')),
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=300,
+                    max_keep_ckpts=1, backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='MultiTaskVisualizationHook'))
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))

@@ -1,13 +1,18 @@
-# MTLSI-Net, HRNet-W18, NYUDv2.
-_base_ = [
-    '../_base_/models/mtlsi_hrnet.py', '../_base_/datasets/nyud.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_40k.py'
-]
-crop_size = {{_base_.crop_size}}
-tasks = {{_base_.tasks}}
-task_cfg = {{_base_.task_cfg}}
+# MTLSI-Net, HRNet-W18 (mmpretrain), NYUDv2. mmpretrain's HRNet returns its
+# four branches (18/36/72/144 channels at strides 4/8/16/32); the preliminary
+# decoders take all four.
+_base_ = ['../_base_/mtlsi_nyud.py']
 model = dict(
-    data_preprocessor=dict(size=crop_size, test_cfg=dict(size=crop_size)),
-    decode_head=dict(tasks=tasks, task_cfg=task_cfg, window_size=(14, 16),
-                     num_tokens=512))
-train_dataloader = dict(batch_size=8)
+    backbone=dict(
+        _delete_=True,
+        type='mmpretrain.HRNet',
+        arch='w18',
+        multiscale_output=True,
+        norm_cfg=dict(type='SyncBN', requires_grad=True),
+        # mmpretrain's ImageNet-1K classifier (no ImageNet-22K HRNet-W18 is
+        # published); its backbone.* keys are loaded
+        init_cfg=dict(
+            type='StrictPretrained',
+            checkpoint='https://download.openmmlab.com/mmclassification/v0/'
+            'hrnet/hrnet-w18_3rdparty_8xb32_in1k_20220120-0c10b180.pth')),
+    decode_head=dict(in_channels=[18, 36, 72, 144], channels=184))

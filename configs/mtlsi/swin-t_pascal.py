@@ -1,13 +1,4 @@
-# MTLSI-Net, Swin-T (ImageNet-22K), PASCAL-Context, 512x512 crops, batch 4.
-_base_ = [
-    '../_base_/models/mtlsi_swin.py', '../_base_/datasets/pascal_context.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_40k.py'
-]
-crop_size = {{_base_.crop_size}}
-tasks = {{_base_.tasks}}
-task_cfg = {{_base_.task_cfg}}
-model = dict(
-    data_preprocessor=dict(size=crop_size, test_cfg=dict(size=crop_size)),
-    decode_head=dict(tasks=tasks, task_cfg=task_cfg, window_size=(16, 16),
-                     num_tokens=512))
-train_dataloader = dict(batch_size=4)
+# MTLSI-Net, Swin-T (ImageNet-22K), PASCAL-Context: 512x512 crops, batch 4,
+# 40k iterations. The backbone is the base's Swin-T
+# (_base_/models/mtlsi_swin.py).
+_base_ = ['../_base_/mtlsi_pascal.py']

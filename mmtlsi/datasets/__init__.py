@@ -3,11 +3,8 @@ from . import decoders  # noqa: F401
 from .base import MultiTaskSegDataset
 from .nyud import NYUDv2Dataset
 from .pascal_context import PascalContextMTDataset
-from .synthetic import (
-                        SyntheticNYUDv2Dataset,
-                        SyntheticPascalContextDataset,
-                        generate_synthetic_dataset,
-)
+from .synthesis import generate_synthetic_dataset
+from .synthetic import SyntheticNYUDv2Dataset, SyntheticPascalContextDataset
 from .transforms import (
                         LoadMultiTaskAnnotations,
                         MultiTaskRandomCrop,

@@ -1,6 +1,7 @@
 """Common machinery of mmtlsi's multi-task datasets."""
 from __future__ import annotations
 
+import codecs
 import os.path as osp
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -8,6 +9,22 @@ from mmengine.logging import MMLogger
 from mmseg.datasets import BaseSegDataset
 
 from mmtlsi.tasks import build_task_specs
+
+
+def read_split_ids(path: str) -> List[str]:
+    """Non-blank lines of a UTF-8 split file (BOM and CRLF allowed)."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b'\n') + 1
+        raise ValueError(
+            f'split file {path}, line {line}: not UTF-8 text (byte '
+            f'0x{data[e.start]:02x}); save it as UTF-8') from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 class MultiTaskSegDataset(BaseSegDataset):
@@ -54,6 +71,14 @@ class MultiTaskSegDataset(BaseSegDataset):
                 f'it provides {list(self.TASKS)}')
         self.task_specs = specs
         self.tasks: List[str] = list(specs)
+        # tasks whose class count the config sets (num_classes): it wins over
+        # the dataset's class names
+        overrides = [task_cfg or {}]
+        if isinstance(tasks, Mapping):
+            overrides.append(tasks)
+        self._configured_classes = {
+            t for o in overrides for t, c in o.items()
+            if isinstance(c, Mapping) and 'num_classes' in c}
         self.split = split
         self.check_files = check_files
         kwargs.setdefault('ann_file', '')
@@ -93,20 +118,35 @@ class MultiTaskSegDataset(BaseSegDataset):
         return osp.join(self.data_root or '', *parts)
 
     def read_split_file(self, path: str) -> List[str]:
+        """The ids of a split file, one per line: UTF-8 with or without a
+        byte-order mark, LF or CRLF line ends; blank lines are skipped.
+        Anything else raises ``ValueError`` naming the file and the line."""
         if not osp.isfile(path):
             raise FileNotFoundError(
                 f'split file not found: {path} (data_root={self.data_root!r}, '
                 f'split={self.split!r})')
-        with open(path, encoding='utf-8') as f:
-            ids = [line.strip() for line in f]
-        ids = [i for i in ids if i]
+        ids = read_split_ids(path)
         if not ids:
             raise ValueError(f'split file {path} lists no image ids')
         return ids
 
+    def num_classes(self, task: str) -> int:
+        """How many classes a class-map task has: ``num_classes`` of the
+        task's config if given, else the dataset's class names."""
+        spec = self.task_specs[task]
+        if task in self._configured_classes:
+            return spec.out_channels
+        info = self.metainfo
+        names = info.get('classes') if task == 'semseg' else \
+            info.get('task_metainfo', {}).get(task, {}).get('classes')
+        return len(names) if names else spec.out_channels
+
     def load_data_list(self) -> List[dict]:
         self.prepare_data_root()
         ids = self.load_ids()
+        num_classes = {t: self.num_classes(t)
+                       for t, spec in self.task_specs.items()
+                       if spec.output == 'classes'}
         data_list, missing = [], []
         for img_id in ids:
             img_path = self.image_path(img_id)
@@ -124,6 +164,7 @@ class MultiTaskSegDataset(BaseSegDataset):
                 seg_map_path=first.get('path'),
                 ann_info=ann_info,
                 tasks=list(self.tasks),
+                num_classes=num_classes,
                 label_map=self.label_map,
                 reduce_zero_label=False,
                 seg_fields=[]))

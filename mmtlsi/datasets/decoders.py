@@ -23,7 +23,8 @@ from typing import Callable, Dict
 import cv2
 import numpy as np
 from PIL import Image
-from scipy import ndimage
+
+from mmtlsi.utils.edge_maps import thin
 
 IGNORE = 255
 META_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'meta')
@@ -335,64 +336,8 @@ def pascal_edge(path: str) -> np.ndarray:
 
     The 3x3 Laplacian of the label map (OpenCV, reflected border) is non-zero
     wherever a pixel differs from a 4-neighbour; that band is thinned to one
-    pixel width.
+    pixel width (:func:`mmtlsi.utils.edge_maps.thin`, ``bwmorph 'thin'``).
     """
     labels = read_label_map(path).astype(np.float64)
     lap = cv2.Laplacian(labels, cv2.CV_64F)
     return thin(np.abs(lap) > 0).astype(np.uint8)
-
-
-# --------------------------------------------------------------------------
-# morphological thinning
-# --------------------------------------------------------------------------
-def _thin_luts():
-    """Deletion tables of the two sub-iterations of Guo & Hall's parallel
-    thinning (1989, algorithm A1).
-
-    Neighbour bit k (k = 0..7) is the pixel at angle 45 * k degrees,
-    counter-clockwise from east: E, NE, N, NW, W, SW, S, SE.
-    """
-    luts = np.zeros((2, 256), dtype=bool)
-    for code in range(256):
-        x = [(code >> k) & 1 for k in range(8)]
-        # x1..x8 of the paper are x[0..7]; x9 = x1
-        c = sum(1 for i in (0, 2, 4, 6)
-                if not x[i] and (x[i + 1] or x[(i + 2) % 8]))
-        n1 = sum(1 for k in (0, 2, 4, 6) if x[k] or x[k + 1])
-        n2 = sum(1 for k in (1, 3, 5, 7) if x[k] or x[(k + 1) % 8])
-        base = c == 1 and 2 <= min(n1, n2) <= 3
-        first = (x[1] or x[2] or not x[7]) and x[0]
-        second = (x[5] or x[6] or not x[3]) and x[4]
-        luts[0, code] = base and not first
-        luts[1, code] = base and not second
-    return luts
-
-
-_THIN_LUTS = _thin_luts()
-# weights of the neighbours (row, column offsets as in the kernel layout)
-_THIN_KERNEL = np.array([[8, 4, 2],
-                         [16, 0, 1],
-                         [32, 64, 128]], dtype=np.int32)
-
-
-def thin(mask: np.ndarray, max_iter: int | None = None) -> np.ndarray:
-    """Thin a binary mask to one-pixel-wide lines (Guo-Hall, two passes).
-
-    Args:
-        mask: 2-D boolean array.
-        max_iter: stop after this many full iterations (default: until
-            nothing changes).
-    """
-    skel = np.ascontiguousarray(mask, dtype=np.uint8).copy()
-    it = 0
-    while max_iter is None or it < max_iter:
-        before = int(skel.sum())
-        for lut in _THIN_LUTS:
-            code = ndimage.correlate(skel.astype(np.int32), _THIN_KERNEL,
-                                     mode='constant')
-            delete = lut[code] & (skel > 0)
-            skel[delete] = 0
-        it += 1
-        if int(skel.sum()) == before:
-            break
-    return skel.astype(bool)

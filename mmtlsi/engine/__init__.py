@@ -1,7 +1,13 @@
-from .checkpoint_io import AtomicLocalBackend, atomic_write_bytes
+from .checkpoint_io import (
+    AtomicLocalBackend,
+    WorkDirLock,
+    atomic_write_bytes,
+    find_resume_checkpoint,
+)
 from .dist import CPUDistributedDataParallel, init_cpu_process_group_if_needed
-from .hooks import MultiTaskVisualizationHook
+from .hooks import AtomicCheckpointHook, MultiTaskVisualizationHook
 
-__all__ = ['AtomicLocalBackend', 'CPUDistributedDataParallel',
-           'MultiTaskVisualizationHook', 'atomic_write_bytes',
+__all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend',
+           'CPUDistributedDataParallel', 'MultiTaskVisualizationHook',
+           'WorkDirLock', 'atomic_write_bytes', 'find_resume_checkpoint',
            'init_cpu_process_group_if_needed']

@@ -36,7 +36,7 @@ def write_benchmark_table(runner, cfg, metrics: dict, name: str,
     if count_flops_too:
         shape = flops_input_shape(cfg)
         flops = count_flops(model, shape)['total']
-    tasks = list(getattr(model.decode_head, 'tasks', [])) or None
+    tasks = getattr(model.decode_head, 'task_specs', None) or None
     table = format_results_table(
         metrics, tasks=tasks, params_head=params['head'],
         params_total=params['total'], flops=flops, name=name)

@@ -1,7 +1,8 @@
 """Write edge predictions as the 8-bit PNGs that SEISM reads.
 
 Each prediction becomes ``DIR/<image id>.png`` holding ``uint8(trunc(255 p))``
-(the reference code's ``uint8(255 * p)``), ``<image id>`` being the basename of
+(:func:`mmtlsi.utils.edge_maps.edge_to_uint8`, the reference code's
+``uint8(255 * p)``), ``<image id>`` being the basename of
 ``img_path`` without extension. ``docs/evaluation.md`` explains how to run
 SEISM on such a folder.
 
@@ -19,20 +20,12 @@ import os
 import os.path as osp
 from typing import Sequence
 
-import numpy as np
+from mmengine.hooks import Hook
 
-__all__ = ['edge_to_uint8', 'save_edge_png', 'export_edge_predictions',
-           'EdgeExportHook']
+from mmtlsi.registry import HOOKS
+from mmtlsi.utils.edge_maps import edge_to_uint8
 
-
-def edge_to_uint8(prob) -> np.ndarray:
-    """(H, W) uint8 = trunc(255 * clip(p, 0, 1))."""
-    if hasattr(prob, 'detach'):
-        prob = prob.detach().cpu().numpy()
-    prob = np.asarray(prob, dtype=np.float64)
-    if prob.ndim == 3:
-        prob = prob[0]
-    return np.floor(np.clip(prob, 0.0, 1.0) * 255.0).astype(np.uint8)
+__all__ = ['save_edge_png', 'export_edge_predictions', 'EdgeExportHook']
 
 
 def save_edge_png(prob, path: str) -> str:
@@ -60,35 +53,24 @@ def export_edge_predictions(data_samples: Sequence, out_dir: str,
         pred = _get(sample, pred_field)
         if pred is None:
             continue
-        if isinstance(pred, dict):
-            pred = pred['data']
-        elif hasattr(pred, 'data') and not isinstance(pred, np.ndarray):
-            pred = pred.data
         meta = sample if isinstance(sample, dict) else sample.metainfo
         paths.append(save_edge_png(pred, osp.join(out_dir,
                                                   image_id(meta, i) + '.png')))
     return paths
 
 
-try:  # the hook needs mmengine; the functions above do not
-    from mmengine.hooks import Hook
+@HOOKS.register_module()
+class EdgeExportHook(Hook):
+    """Save edge predictions as SEISM PNGs during testing."""
 
-    from mmtlsi.registry import HOOKS
+    priority = 'LOW'
 
-    @HOOKS.register_module()
-    class EdgeExportHook(Hook):
-        """Save edge predictions as SEISM PNGs during testing."""
+    def __init__(self, out_dir: str, pred_field: str = 'pred_edge_map'):
+        self.out_dir = out_dir
+        self.pred_field = pred_field
 
-        priority = 'LOW'
-
-        def __init__(self, out_dir: str, pred_field: str = 'pred_edge_map'):
-            self.out_dir = out_dir
-            self.pred_field = pred_field
-
-        def after_test_iter(self, runner, batch_idx, data_batch=None,
-                            outputs=None) -> None:
-            if outputs:
-                export_edge_predictions(outputs, self.out_dir,
-                                        self.pred_field)
-except ImportError:  # pragma: no cover
-    EdgeExportHook = None
+    def after_test_iter(self, runner, batch_idx, data_batch=None,
+                        outputs=None) -> None:
+        if outputs:
+            export_edge_predictions(outputs, self.out_dir,
+                                    self.pred_field)

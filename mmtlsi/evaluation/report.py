@@ -16,20 +16,27 @@ API (used by ``tools/test.py`` and
 
 - ``metrics``: the dict ``MultiTaskMetric`` returns (``'semseg/mIoU'``, ...);
   keys with an evaluator prefix such as ``'test/semseg/mIoU'`` are accepted.
-- ``tasks``: the columns to show, in the paper's order; ``None`` = every task
-  with a main metric in ``metrics``.
+- ``tasks``: the columns to show, in order: task names (registered specs) or
+  a mapping name -> :class:`~mmtlsi.tasks.TaskSpec` (e.g. a model's
+  ``task_specs``, overrides included); ``None`` = every registered task with
+  a main metric in ``metrics``.
 - ``params_head``: parameters excluding the backbone (the paper's "Params");
   ``params_total``: all parameters; counts of parameters (not millions).
 - ``flops``: FLOPs of the whole network (a count; shown in G).
 - ``name``: the row label (model / config).
 
-Columns: Seg. mIoU↑, Depth RMSE↓, Normal mErr↓, Bound. odsF↑,
-Parsing mIoU↑, Sal. maxF↑, then Δm↑ (%) when ``multi_task/delta_m`` is
-present, Params (M, head), Params total (M) when given, FLOPs (G).
+Columns: one per task, its spec's main metric (``spec.metric_key``) under
+``spec.column`` with an arrow for ``spec.higher_is_better`` and
+``spec.decimals`` decimals (Seg. mIoU↑, Depth RMSE↓, Normal mErr↓, Bound.
+odsF↑, Parsing mIoU↑, Sal. maxF↑ for the built-in tasks); then Δm↑ (%) when
+``multi_task/delta_m`` is present, Params (M, head), Params total (M) when
+given, FLOPs (G).
 
-The JSON record holds ``name``, ``tasks``, ``columns`` (the shown values),
-``metrics`` (every metric, numbers only), ``params_head``, ``params_total``,
-``flops``; ``comparison_table`` builds Table I-like comparisons from several.
+The JSON record holds ``name``, ``tasks``, ``task_columns`` (per task: metric
+key, title, direction, decimals, so that a record is shown without its
+specs), ``columns`` (the shown values), ``metrics`` (every metric, numbers
+only), ``params_head``, ``params_total``, ``flops``; ``comparison_table``
+builds Table I-like comparisons from several.
 """
 from __future__ import annotations
 
@@ -39,34 +46,35 @@ import os
 import os.path as osp
 from typing import Iterable, Mapping, Sequence
 
-__all__ = ['TASK_COLUMNS', 'results_record', 'format_results_table',
+from mmtlsi.tasks import TASK_SPECS, TaskSpec, get_task_spec
+
+__all__ = ['task_column', 'results_record', 'format_results_table',
            'dump_results', 'load_results', 'comparison_table']
 
-#: task -> (metric key, column title, higher is better, decimals)
-TASK_COLUMNS = {
-    'semseg': ('semseg/mIoU', 'Seg. mIoU', True, 2),
-    'depth': ('depth/rmse', 'Depth RMSE', False, 4),
-    'normals': ('normals/mean', 'Normal mErr', False, 2),
-    'edge': ('edge/odsF', 'Bound. odsF', True, 2),
-    'human_parts': ('human_parts/mIoU', 'Parsing mIoU', True, 2),
-    'sal': ('sal/maxF', 'Sal. maxF', True, 2),
-}
 DELTA_KEY = 'multi_task/delta_m'
 
 
-def _strip_prefix(metrics: Mapping) -> dict:
-    known = {v[0] for v in TASK_COLUMNS.values()} | {DELTA_KEY}
+def task_column(spec: TaskSpec) -> dict:
+    """How a task's column is shown: its spec's main metric key, title,
+    direction and decimals."""
+    return dict(key=spec.metric_key, title=spec.column,
+                higher_is_better=bool(spec.higher_is_better),
+                decimals=int(spec.decimals))
+
+
+def _header(col: dict) -> str:
+    return f'{col["title"]} {"↑" if col["higher_is_better"] else "↓"}'
+
+
+def _strip_prefix(metrics: Mapping, task_names) -> dict:
+    """Drop evaluator prefixes: ``'test/semseg/mIoU'`` -> ``'semseg/mIoU'``."""
+    heads = set(task_names) | {'multi_task'}
     out = {}
     for k, v in metrics.items():
-        key = k
         parts = k.split('/')
-        for i in range(len(parts) - 1):
-            cand = '/'.join(parts[i:])
-            if cand in known or parts[i] in TASK_COLUMNS or \
-                    parts[i] == 'multi_task':
-                key = cand
-                break
-        out[key] = v
+        start = next((i for i in range(len(parts) - 1) if parts[i] in heads),
+                     0)
+        out['/'.join(parts[start:])] = v
     return out
 
 
@@ -78,23 +86,30 @@ def _number(v):
     return None if math.isnan(f) else f
 
 
-def results_record(metrics: Mapping, tasks: Sequence[str] | None = None,
+def _task_specs(tasks) -> dict:
+    if tasks is None:
+        return dict(TASK_SPECS)
+    if isinstance(tasks, Mapping):
+        return dict(tasks)
+    return {t: get_task_spec(t) for t in tasks}
+
+
+def results_record(metrics: Mapping,
+                   tasks: Sequence[str] | Mapping[str, TaskSpec] | None = None,
                    params_head: int | None = None,
                    params_total: int | None = None,
                    flops: float | None = None, name: str = '') -> dict:
     """The JSON-serialisable record of one run."""
-    m = _strip_prefix(metrics)
+    specs = _task_specs(tasks)
+    m = _strip_prefix(metrics, specs)
     if tasks is None:
-        tasks = [t for t, c in TASK_COLUMNS.items() if c[0] in m]
-    columns = {}
-    for t in tasks:
-        if t not in TASK_COLUMNS:
-            continue
-        key, title, hib, _ = TASK_COLUMNS[t]
-        columns[f'{title} {"↑" if hib else "↓"}'] = _number(m.get(key))
+        specs = {t: s for t, s in specs.items() if s.metric_key in m}
+    task_columns = {t: task_column(s) for t, s in specs.items()}
+    columns = {_header(c): _number(m.get(c['key']))
+               for c in task_columns.values()}
     return dict(
-        name=name, tasks=list(tasks), columns=columns,
-        delta_m=_number(m.get(DELTA_KEY)),
+        name=name, tasks=list(specs), task_columns=task_columns,
+        columns=columns, delta_m=_number(m.get(DELTA_KEY)),
         metrics={k: _number(v) for k, v in m.items()
                  if _number(v) is not None},
         params_head=None if params_head is None else int(params_head),
@@ -102,19 +117,25 @@ def results_record(metrics: Mapping, tasks: Sequence[str] | None = None,
         flops=None if flops is None else float(flops))
 
 
+def _record_columns(record: dict) -> dict:
+    """task -> column of a record (records without ``task_columns``, from
+    earlier versions, take them from the registered specs)."""
+    cols = record.get('task_columns')
+    if cols is not None:
+        return cols
+    return {t: task_column(get_task_spec(t)) for t in record['tasks']}
+
+
 def _fmt(v, decimals):
     return '-' if v is None else f'{v:.{decimals}f}'
 
 
 def _rows(records: Sequence[dict]):
-    tasks = []
+    columns = {}
     for r in records:
-        tasks += [t for t in r['tasks']
-                  if t in TASK_COLUMNS and t not in tasks]
-    tasks = [t for t in TASK_COLUMNS if t in tasks]
-    header = ['Model'] + [
-        f'{TASK_COLUMNS[t][1]} {"↑" if TASK_COLUMNS[t][2] else "↓"}'
-        for t in tasks]
+        for t, col in _record_columns(r).items():
+            columns.setdefault(t, col)
+    header = ['Model'] + [_header(c) for c in columns.values()]
     show_dm = any(r.get('delta_m') is not None for r in records)
     show_ph = any(r.get('params_head') is not None for r in records)
     show_pt = any(r.get('params_total') is not None for r in records)
@@ -131,9 +152,8 @@ def _rows(records: Sequence[dict]):
     for r in records:
         m = r.get('metrics', {})
         row = [r.get('name') or '-']
-        for t in tasks:
-            key, _, _, dec = TASK_COLUMNS[t]
-            row.append(_fmt(m.get(key), dec))
+        for col in columns.values():
+            row.append(_fmt(m.get(col['key']), col['decimals']))
         if show_dm:
             row.append(_fmt(r.get('delta_m'), 2))
         if show_ph:
@@ -166,7 +186,9 @@ def _render(header, rows, fmt):
                      + [sep])
 
 
-def format_results_table(metrics: Mapping, tasks: Sequence[str] | None = None,
+def format_results_table(metrics: Mapping,
+                         tasks: Sequence[str] | Mapping[str, TaskSpec]
+                         | None = None,
                          params_head: int | None = None,
                          params_total: int | None = None,
                          flops: float | None = None, name: str = '',
@@ -178,7 +200,7 @@ def format_results_table(metrics: Mapping, tasks: Sequence[str] | None = None,
 
 
 def dump_results(path_prefix: str, metrics: Mapping,
-                 tasks: Sequence[str] | None = None,
+                 tasks: Sequence[str] | Mapping[str, TaskSpec] | None = None,
                  params_head: int | None = None,
                  params_total: int | None = None,
                  flops: float | None = None, name: str = '',

@@ -11,8 +11,11 @@ from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmtlsi.registry import MODELS
 from mmtlsi.tasks import TASK_SPECS
 
-#: ground-truth field -> value it is padded with (labels 255, depth 0, ...)
-GT_PAD_VALUES = {s.gt_field: s.pad_value for s in TASK_SPECS.values()}
+
+def gt_pad_values() -> Dict[str, float]:
+    """Ground-truth field -> the value it is padded with, of every
+    registered task (labels 255, depth 0, ...)."""
+    return {s.gt_field: s.pad_value for s in TASK_SPECS.values()}
 
 
 def _padding(shape: Tuple[int, int], size: Optional[Sequence[int]],
@@ -52,8 +55,7 @@ def stack_multi_task_batch(inputs: List[torch.Tensor],
     assert all(t.ndim == 3 for t in inputs), 'inputs must be CHW tensors'
     assert not (size is not None and size_divisor is not None), \
         'only one of size and size_divisor may be given'
-    pad_values = GT_PAD_VALUES if pad_values is None else \
-        {**GT_PAD_VALUES, **pad_values}
+    pad_values = {**gt_pad_values(), **(pad_values or {})}
     shapes = np.array([t.shape[-2:] for t in inputs])
     max_size = shapes.max(0)
     if size_divisor is not None and size_divisor > 1:
@@ -112,7 +114,7 @@ class MultiTaskDataPreProcessor(SegDataPreProcessor):
                  gt_pad_values: Optional[Dict[str, float]] = None,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.gt_pad_values = {**GT_PAD_VALUES, **(gt_pad_values or {})}
+        self.gt_pad_overrides = dict(gt_pad_values or {})
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         data = self.cast_data(data)
@@ -130,7 +132,7 @@ class MultiTaskDataPreProcessor(SegDataPreProcessor):
             inputs, data_samples = stack_multi_task_batch(
                 inputs, data_samples, size=self.size,
                 size_divisor=self.size_divisor, pad_val=self.pad_val,
-                pad_values=self.gt_pad_values)
+                pad_values=self.gt_pad_overrides)
             if self.batch_augments is not None:
                 inputs, data_samples = self.batch_augments(
                     inputs, data_samples)

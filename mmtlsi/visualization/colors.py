@@ -11,27 +11,14 @@ from typing import Mapping, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from mmtlsi.tasks import TaskSpec, task_metainfo
+from mmtlsi.utils import to_numpy
+
 Color = Tuple[int, int, int]
 
 #: Colour of pixels without a valid value (ignore label, depth 0,
 #: zero normal vector).
 INVALID_COLOR: Color = (0, 0, 0)
-
-#: Tasks whose label 0 is a background class, drawn black by default.
-BACKGROUND_TASKS = ('human_parts', )
-
-
-def to_numpy(data) -> np.ndarray:
-    """A ``numpy`` copy of a tensor / ``PixelData`` / array."""
-    if hasattr(data, 'data') and not isinstance(data, np.ndarray):
-        data = data.data  # PixelData
-    if hasattr(data, 'detach'):
-        data = data.detach().cpu()
-        if data.dtype.is_floating_point:
-            data = data.float()
-        data = data.numpy()
-    return np.asarray(data)
-
 
 def to_hw(data) -> np.ndarray:
     """A (1, H, W) / (H, W) map as (H, W); a (3, H, W) map as (H, W, 3)."""
@@ -76,46 +63,21 @@ def default_palette(num_classes: int, background: bool = False
     return [list(label_color(i + offset)) for i in range(int(num_classes))]
 
 
-def task_meta_value(dataset_meta: Optional[Mapping], task: str, key: str):
-    """``key`` ('palette' or 'classes') of ``task`` in a dataset's meta.
-
-    Looked up in ``task_metainfo[task][key]``, ``f'{key}s'[task]`` (e.g.
-    ``palettes``), ``f'{task}_{key}'`` and, for ``semseg`` only, ``key``
-    itself (mmseg's ``classes`` / ``palette``). None when absent.
-    """
-    meta = dataset_meta or {}
-    per_task = meta.get('task_metainfo')
-    if isinstance(per_task, Mapping) and \
-            isinstance(per_task.get(task), Mapping) and \
-            per_task[task].get(key) is not None:
-        return per_task[task][key]
-    plural = meta.get(f'{key}s') if key != 'classes' else None
-    if isinstance(plural, Mapping) and plural.get(task) is not None:
-        return plural[task]
-    if meta.get(f'{task}_{key}') is not None:
-        return meta[f'{task}_{key}']
-    if task == 'semseg' and meta.get(key) is not None:
-        return meta[key]
-    return None
-
-
-def palette_for_task(task: str,
+def palette_for_task(spec: TaskSpec,
                      dataset_meta: Optional[Mapping] = None,
                      num_classes: int = 0) -> list:
-    """The palette used to draw the label map of ``task``.
+    """The palette used to draw the label map of task ``spec``.
 
-    Looked up, in order, in ``dataset_meta``:
-    ``task_metainfo[task]['palette']`` (mmtlsi's datasets),
-    ``palettes[task]``, ``f'{task}_palette'``, and, for ``semseg`` only,
-    mmseg's ``palette``. Missing entries (none found, or fewer colours than
-    ``num_classes``) are completed with :func:`default_palette`.
+    The dataset's (:func:`mmtlsi.tasks.task_metainfo`: the task's
+    ``task_metainfo`` palette, or mmseg's ``palette`` for the task in
+    ``gt_sem_seg``), completed with :func:`default_palette` when missing or
+    shorter than ``num_classes`` (class 0 black if ``spec.background_class``).
     """
-    meta = dataset_meta or {}
-    palette = task_meta_value(meta, task, 'palette')
+    palette = task_metainfo(dataset_meta, spec, 'palette')
     palette = [list(map(int, c)) for c in (palette or [])]
     if len(palette) < num_classes:
         extra = default_palette(num_classes,
-                                background=task in BACKGROUND_TASKS)
+                                background=spec.background_class)
         palette = palette + extra[len(palette):]
     return palette
 

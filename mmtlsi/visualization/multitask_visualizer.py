@@ -1,7 +1,6 @@
 """A visualizer that draws every task of a multi-task data sample at once."""
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import cv2
@@ -13,7 +12,7 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import get_classes, get_palette
 from mmseg.visualization import SegLocalVisualizer
 
-from mmtlsi.tasks import TASK_SPECS, TaskSpec, build_task_specs
+from mmtlsi.tasks import TASK_SPECS, TaskSpec, build_task_specs, task_metainfo
 
 from .colors import (
     colorize_depth,
@@ -23,7 +22,6 @@ from .colors import (
     depth_range,
     palette_for_task,
     resize_to,
-    task_meta_value,
     to_hw,
 )
 
@@ -37,19 +35,21 @@ class MultiTaskVisualizer(SegLocalVisualizer):
 
     The picture is a grid: one column for the image, then one per task found
     in the data sample (in ``tasks`` order, default the order of
-    :data:`mmtlsi.tasks.TASK_SPECS`); one row for the predictions and, below
-    it, one for the ground truth (each only when the sample has one and
-    ``draw_pred`` / ``draw_gt`` ask for it). Each panel is as large as the
-    image and has a title strip above it (``'<task title> pred'`` /
-    ``'<task title> GT'``) unless ``with_labels=False``.
+    :data:`mmtlsi.tasks.TASK_SPECS`, registered tasks included); one row for
+    the predictions and, below it, one for the ground truth (each only when
+    the sample has one and ``draw_pred`` / ``draw_gt`` ask for it). Each
+    panel is as large as the image and has a title strip above it
+    (``'<task title> pred'`` / ``'<task title> GT'``) unless
+    ``with_labels=False``.
 
     How a task is drawn follows its ``TaskSpec.visual``:
 
     - ``'palette'`` (semseg, human_parts): class colours from the dataset's
-      palette (``dataset_meta['palette']`` for semseg,
-      ``dataset_meta['task_metainfo'][task]['palette']`` as mmtlsi's datasets
-      set it, see :func:`~mmtlsi.visualization.colors.palette_for_task`),
-      completed with a default palette; the ignore index is black.
+      palette (``dataset_meta['task_metainfo'][task]['palette']`` as mmtlsi's
+      datasets set it, mmseg's ``dataset_meta['palette']`` for the task in
+      ``gt_sem_seg``, see
+      :func:`~mmtlsi.visualization.colors.palette_for_task`), completed with
+      a default palette; the ignore index is black.
       ``alpha`` < 1 blends the colours over the image.
     - ``'colormap'`` (depth): ``cmap`` colour map over a range shared by the
       prediction and the ground truth; invalid pixels (0) are black.
@@ -95,10 +95,7 @@ class MultiTaskVisualizer(SegLocalVisualizer):
                          **kwargs)
         self.set_dataset_meta(classes, palette, dataset_name)
         self.tasks = list(tasks) if tasks is not None else None
-        self.task_specs: Dict[str, TaskSpec] = OrderedDict(TASK_SPECS)
-        if task_cfg:
-            self.task_specs.update(
-                build_task_specs(list(task_cfg), task_cfg))
+        self.task_cfg = dict(task_cfg or {})
         self.cmap = cmap
         self.depth_percentile = depth_percentile
         self.font_scale = font_scale
@@ -128,20 +125,24 @@ class MultiTaskVisualizer(SegLocalVisualizer):
     def tasks_in(self, data_sample: SegDataSample, draw_gt: bool = True,
                  draw_pred: bool = True) -> List[str]:
         """Tasks with a prediction or ground truth in ``data_sample``."""
-        order = self.tasks if self.tasks is not None else list(
-            self.task_specs)
+        order = self.tasks if self.tasks is not None else list(TASK_SPECS)
         found = []
         for task in order:
-            spec = self.task_specs.get(task) or TASK_SPECS[task]
+            spec = self.task_spec(task)
             if (draw_pred and spec.pred_field in data_sample) or \
                     (draw_gt and spec.gt_field in data_sample):
                 found.append(task)
         return found
 
+    def task_spec(self, task: str) -> TaskSpec:
+        """The registered spec of ``task`` with this visualizer's
+        ``task_cfg`` overrides."""
+        return build_task_specs([task], self.task_cfg)[task]
+
     def _num_classes(self, spec: TaskSpec, maps: Sequence) -> int:
         n = spec.out_channels if spec.output == 'classes' else 0
         meta = self.dataset_meta or {}
-        classes = task_meta_value(meta, spec.name, 'classes')
+        classes = task_metainfo(meta, spec, 'classes')
         if classes:
             n = max(n, len(classes))
         for m in maps:
@@ -158,7 +159,7 @@ class MultiTaskVisualizer(SegLocalVisualizer):
         if spec.visual == 'palette':
             arrays = {k: to_hw(v).astype(np.int64) for k, v in maps.items()}
             palette = palette_for_task(
-                spec.name, self.dataset_meta,
+                spec, self.dataset_meta,
                 self._num_classes(spec, list(arrays.values())))
             for key, labels in arrays.items():
                 if spec.ignore_index is not None:
@@ -229,7 +230,7 @@ class MultiTaskVisualizer(SegLocalVisualizer):
         tasks = self.tasks_in(sample, draw_gt, draw_pred)
         rows = {'pred': [], 'gt': []}
         for task in tasks:
-            spec = self.task_specs.get(task) or TASK_SPECS[task]
+            spec = self.task_spec(task)
             maps = {}
             if draw_pred and spec.pred_field in sample:
                 maps['pred'] = sample.get(spec.pred_field).data

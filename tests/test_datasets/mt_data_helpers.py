@@ -5,7 +5,7 @@ import os.path as osp
 import cv2
 import numpy as np
 
-from mmtlsi.datasets.synthetic import write_mat
+from mmtlsi.datasets.synthesis import write_mat
 
 H, W = 24, 32
 

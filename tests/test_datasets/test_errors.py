@@ -61,3 +61,57 @@ def test_size_mismatch_named(tmp_path):
               np.zeros((10, 12), np.uint8))
     with pytest.raises(AnnotationError, match=r'edge/0002.png is 12x10'):
         _ds(tmp_path)[1]
+
+
+@pytest.mark.parametrize('encoding,newline', [
+    ('utf-8', '\n'), ('utf-8-sig', '\n'), ('utf-8', '\r\n'),
+    ('utf-8-sig', '\r\n')])
+def test_split_file_bom_and_crlf_read_the_same(tmp_path, encoding, newline):
+    make_nyud(str(tmp_path))
+    (tmp_path / 'gt_sets' / 'train.txt').write_bytes(
+        newline.join(['0001', '0002', '']).encode(encoding))
+    ds = _ds(tmp_path)
+    assert [ds.get_data_info(i)['img_id'] for i in range(len(ds))] == [
+        '0001', '0002']
+
+
+def test_split_file_not_utf8_names_file_and_line(tmp_path):
+    make_nyud(str(tmp_path))
+    split = tmp_path / 'gt_sets' / 'train.txt'
+    split.write_bytes('0001\n0002\nd\xe9j\xe0\n'.encode('latin-1'))
+    with pytest.raises(ValueError, match=r'train.txt, line 3: not UTF-8'):
+        _ds(tmp_path)
+
+
+def test_empty_split_file_named(tmp_path):
+    make_nyud(str(tmp_path))
+    (tmp_path / 'gt_sets' / 'train.txt').write_bytes(b'\xef\xbb\xbf\r\n')
+    with pytest.raises(ValueError, match='train.txt lists no image ids'):
+        _ds(tmp_path)
+
+
+@pytest.mark.parametrize('test_mode', [False, True])
+def test_class_id_out_of_range_named_at_load_time(tmp_path, test_mode):
+    """Training and testing alike: the loader stops on an id >= the
+    dataset's class count (here 7 classes; file value 50 = class 49)."""
+    arrays = make_nyud(str(tmp_path))
+    seg = arrays['0002']['seg'].copy() % 8      # ids 0..7 -> classes -1..6
+    seg[2, 3] = 50
+    write_png(str(tmp_path / 'segmentation' / '0002.png'), seg)
+    write_png(str(tmp_path / 'segmentation' / '0001.png'),
+              arrays['0001']['seg'] % 8)
+    ds = NYUDv2Dataset(data_root=str(tmp_path), pipeline=TEST_PIPELINE,
+                       task_cfg=dict(semseg=dict(num_classes=7)),
+                       test_mode=test_mode)
+    assert ds.num_classes('semseg') == 7
+    ds[0]                                        # in range: loads
+    with pytest.raises(AnnotationError) as e:
+        ds[1]
+    msg = str(e.value)
+    assert 'segmentation/0002.png' in msg
+    assert 'class id(s) 49 ' in msg and "7 classes (0..6" in msg
+
+
+def test_class_count_defaults_to_the_dataset_classes(tmp_path):
+    make_nyud(str(tmp_path))
+    assert _ds(tmp_path).num_classes('semseg') == 40

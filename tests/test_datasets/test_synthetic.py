@@ -7,12 +7,14 @@ import pytest
 from mt_data_helpers import TEST_PIPELINE
 from PIL import Image
 
-from mmtlsi.datasets import synthetic
+from mmtlsi.datasets.synthesis import (
+    ensure_synthetic_dataset,
+    generate_synthetic_dataset,
+    writer,
+)
 from mmtlsi.datasets.synthetic import (
     SyntheticNYUDv2Dataset,
     SyntheticPascalContextDataset,
-    ensure_synthetic_dataset,
-    generate_synthetic_dataset,
 )
 
 SMALL = dict(num_train=3, num_val=1, img_size=(48, 64))
@@ -118,7 +120,7 @@ def test_generated_on_first_use_atomically(tmp_path, monkeypatch):
         os.makedirs(osp.join(path, 'images'))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(synthetic, 'generate_synthetic_dataset', broken)
+    monkeypatch.setattr(writer, 'generate_synthetic_dataset', broken)
     with pytest.raises(KeyboardInterrupt):
         ensure_synthetic_dataset(str(root), kind='nyud', **SMALL)
     assert not root.exists() and os.listdir(tmp_path / 'data') == []

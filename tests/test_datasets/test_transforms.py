@@ -10,6 +10,8 @@ from mmtlsi.datasets.transforms import (
     RandomScale,
 )
 from mmtlsi.models.data_preprocessor import MultiTaskDataPreProcessor
+from mmtlsi.models.segmentors import restore_original_frame
+from mmtlsi.tasks import get_task_spec
 
 H, W = 24, 32
 
@@ -76,7 +78,7 @@ def test_depth_divided_by_scale():
         {0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0}
 
 
-def test_flip_twice_is_identity_and_negates_x():
+def test_horizontal_flip_twice_is_identity():
     r0 = coordinate_sample()
     flip = MultiTaskRandomFlip(prob=1.0, direction='horizontal')
     r1 = flip.transform(coordinate_sample())
@@ -95,7 +97,50 @@ def test_crop_without_semseg():
     r.pop('gt_seg_map')
     r['seg_fields'].remove('gt_seg_map')
     r = MultiTaskRandomCrop(crop_size=(8, 8), cat_max_ratio=0.75).transform(r)
-    assert r['gt_depth_map'].shape == (8, 8)
+    # the window the image shows, in every map
+    x0, y0 = int(r['img'][0, 0, 0]), int(r['img'][0, 0, 1])
+    full = coordinate_sample()
+    for key in ('img', 'gt_parts_map', 'gt_depth_map', 'gt_normal_map'):
+        np.testing.assert_array_equal(r[key],
+                                      full[key][y0:y0 + 8, x0:x0 + 8])
+
+
+_FLIPS = dict(horizontal=lambda a: a[:, ::-1], vertical=lambda a: a[::-1],
+              diagonal=lambda a: a[::-1, ::-1])
+
+
+@pytest.mark.parametrize('direction,negated', [
+    ('horizontal', (0, )), ('vertical', (1, )), ('diagonal', (0, 1))])
+def test_flip_negates_the_components_of_the_flipped_axes(direction,
+                                                         negated):
+    r0 = coordinate_sample()
+    r = MultiTaskRandomFlip(prob=1.0, direction=direction).transform(
+        coordinate_sample())
+    flip = _FLIPS[direction]
+    expected = flip(r0['gt_normal_map']).copy()
+    expected[..., list(negated)] *= -1
+    np.testing.assert_array_equal(r['gt_normal_map'], expected)
+    assert not np.signbit(r['gt_normal_map'][r['gt_normal_map'] == 0]).any()
+    # scalar maps move, their values do not change
+    np.testing.assert_array_equal(r['gt_depth_map'],
+                                  flip(r0['gt_depth_map']))
+
+
+@pytest.mark.parametrize('direction', ['horizontal', 'vertical', 'diagonal'])
+def test_segmentor_undoes_the_flip_of_the_transform(direction):
+    """A map flipped by the pipeline and restored by the segmentor is the
+    original map, signs of the normals' components included."""
+    r0 = coordinate_sample()
+    r = MultiTaskRandomFlip(prob=1.0, direction=direction).transform(
+        coordinate_sample())
+    meta = dict(flip=True, flip_direction=direction, ori_shape=(H, W))
+    for key, task in (('gt_normal_map', 'normals'),
+                      ('gt_depth_map', 'depth')):
+        chw = torch.from_numpy(np.atleast_3d(r[key]).transpose(2, 0, 1)
+                               .copy())
+        back = restore_original_frame(chw, meta, get_task_spec(task))
+        np.testing.assert_array_equal(
+            back.numpy(), np.atleast_3d(r0[key]).transpose(2, 0, 1))
 
 
 def _sample(h, w):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from mmtlsi.evaluation.functional.boundary import (
+from mmtlsi.evaluation.functional import (
     boundary_counts,
     boundary_scores,
     edge_nms,
@@ -82,3 +82,34 @@ def test_match_count_one_to_one():
     b[5, 6] = b[5, 4] = True
     assert match_count(a, b, max_dist=0.1) == 1
     assert match_count(b, b, max_dist=0.1) == 2
+
+
+def test_thresholds_are_seism_parameter_strings():
+    # SEISM reads parameters/HED.txt ('0.001', '0.01', ..., '0.99',
+    # '0.999') with str2double: the doubles nearest to the decimals
+    strings = ['0.001'] + [f'0.{k:02d}' for k in range(1, 100)] + ['0.999']
+    assert edge_thresholds(101).tolist() == [float(s) for s in strings]
+
+
+def test_threshold_compares_float32_with_double_exactly():
+    # 51/255 is 0.2000000030f; MATLAB's `contour > 0.2` compares it with the
+    # double 0.2 exactly -> above. (Rounding the threshold to float32 first
+    # would make them equal -> not above.)
+    seg = _scene()
+    v = np.float32(51) / np.float32(255)
+    c = boundary_counts(np.full(seg.shape, v, np.float32), seg,
+                        thresholds=[0.2, 0.21], nms=False, quantize=False)
+    assert c[0, 3] > 0 and c[1, 3] == 0
+
+
+def test_seg2bmap_by_hand():
+    # a pixel is a boundary where its label differs from E, S or SE; the
+    # last row looks east only, the last column south only, and the
+    # bottom-right pixel never is
+    seg = np.array([[1, 1, 2],
+                    [1, 1, 2],
+                    [3, 3, 3]])
+    want = np.array([[0, 1, 0],
+                     [1, 1, 1],
+                     [0, 0, 0]], bool)
+    assert np.array_equal(seg2bmap(seg), want)

@@ -1,5 +1,4 @@
 """mmtlsi.compat: mmcv-lite stand-ins, safe checkpoint loading."""
-import io
 import os
 import pickle
 import sys
@@ -59,11 +58,9 @@ def test_other_compiled_ops_raise_clear_error():
     stand_in = compat._make_ops_stand_in()
     with pytest.raises(ModuleNotFoundError, match='docs/install.md'):
         stand_in.DeformConv2d  # noqa: B018
-    # optional imports in mmseg catch ModuleNotFoundError
-    try:
-        stand_in.CrissCrossAttention  # noqa: B018
-    except ModuleNotFoundError:
-        pass
+    # mmseg's optional imports catch ModuleNotFoundError, so the stand-in's
+    # error must be one
+    assert issubclass(compat.MissingCompiledOpError, ModuleNotFoundError)
 
 
 def test_full_mmcv_is_left_alone(monkeypatch):
@@ -116,23 +113,53 @@ def test_mmengine_loader_reads_a_runner_style_checkpoint(tmp_path):
     assert ckpt['meta']['iter'] == 12
 
 
-class _RunsCode:
+class _WritesFile:
+    """A pickle payload that creates a file when it is loaded."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
     def __reduce__(self):
-        return (os.system, ('echo pwned > /dev/null',))
+        return (os.mkdir, (self.path,))
 
 
-def test_pickle_that_runs_code_is_refused(tmp_path):
+@pytest.mark.parametrize('fmt', ['zip', 'legacy'])
+def test_crafted_checkpoint_is_refused_on_the_resume_path(tmp_path, fmt):
+    """mmengine's loader (``load_from``, ``--resume``, pretrained weights)
+    passes no ``weights_only``; on every torch mmtlsi accepts (>= 2.6) that
+    means the safe loader, so the payload never runs."""
+    from mmengine.runner.checkpoint import _load_checkpoint
+    marker = tmp_path / 'payload-ran'
     path = tmp_path / 'evil.pth'
-    with open(path, 'wb') as f:
-        pickle.dump({'state_dict': _RunsCode()}, f)
+    payload = {'state_dict': {'w': torch.zeros(1)}, 'x': _WritesFile(marker)}
+    if fmt == 'zip':
+        torch.save(payload, path)
+    else:
+        with open(path, 'wb') as f:
+            pickle.dump(payload, f)
     with pytest.raises(pickle.UnpicklingError):
-        torch.load(path, weights_only=True)
-    # the same through torch.save's zip format
-    buf = io.BytesIO()
-    torch.save({'x': _RunsCode()}, buf)
-    buf.seek(0)
-    with pytest.raises(pickle.UnpicklingError):
-        torch.load(buf)
+        _load_checkpoint(str(path), map_location='cpu')
+    assert not marker.exists()
+
+
+def test_torch_older_than_the_safe_default_is_refused():
+    with pytest.raises(ImportError, match='torch >= 2.6'):
+        compat.check_torch_version('2.5.1+cu121')
+    compat.check_torch_version('2.6.0+cpu')
+    compat.check_torch_version('2.14.1')
+    assert compat.version_tuple('2.10.0a0+git1234') == (2, 10)
+
+
+def test_numpy_pickle_module_follows_the_major_version(monkeypatch):
+    import importlib
+    asked = []
+    monkeypatch.setattr(importlib, 'import_module',
+                        lambda name: asked.append(name) or name)
+    monkeypatch.setattr(np, '__version__', '1.26.4')
+    # numpy 1.26 has a stub numpy._core without multiarray: not taken
+    assert compat.numpy_multiarray() == 'numpy.core.multiarray'
+    monkeypatch.setattr(np, '__version__', '2.4.6')
+    assert compat.numpy_multiarray() == 'numpy._core.multiarray'
 
 
 def test_getattr_is_not_allow_listed():

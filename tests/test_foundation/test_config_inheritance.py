@@ -60,10 +60,12 @@ def test_overridden_parts_of_a_package_base_still_build(tmp_path):
     from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS, METRICS, MODELS
 
+    from mmtlsi.tasks import build_task_specs
+
     cfg_file = _write(tmp_path / 'downstream.py', f"""
         _base_ = 'mmtlsi::demo/mtlsi_tiny_synthetic-nyud.py'
         model = dict(decode_head=dict(num_tokens=8))
-        val_evaluator = dict(edge_max_dist=0.02)
+        val_evaluator = dict(task_cfg=dict(edge=dict(max_dist=0.02)))
         test_dataloader = dict(dataset=dict(
             data_root='{tmp_path / "synthetic"}', num_train=2, num_val=1,
             img_size=(32, 48)))
@@ -74,7 +76,10 @@ def test_overridden_parts_of_a_package_base_still_build(tmp_path):
     model = MODELS.build(cfg.model)
     assert type(model).__name__ == 'MultiTaskEncoderDecoder'
     assert model.decode_head.distillers['semseg'].num_tokens == 8
-    assert type(METRICS.build(cfg.val_evaluator)).__name__ == \
-        'MultiTaskMetric'
+    metric = METRICS.build(cfg.val_evaluator)
+    assert type(metric).__name__ == 'MultiTaskMetric'
+    specs = build_task_specs(['semseg', 'edge'], metric.task_cfg)
+    assert specs['edge'].metric_options['max_dist'] == 0.02
+    assert specs['semseg'].out_channels == 7     # the base's task_cfg
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     assert len(dataset) == 1

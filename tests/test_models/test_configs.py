@@ -151,3 +151,135 @@ def test_flops_per_part_add_up_to_the_head():
     # outside the parts: only the segmentor's bilinear resize of the logits
     # (40 + 1 + 3 + 1 channels at 64x64; the counter's 4 per output value)
     assert flops['head'] - sum(parts.values()) == 4 * 45 * 64 * 64
+
+
+# --------------------------------------------------------------------------
+# one home for each setting
+# --------------------------------------------------------------------------
+PAPER = {
+    'swin-t_nyud.py': 'mtlsi_nyud.py', 'swin-l_nyud.py': 'mtlsi_nyud.py',
+    'hrnet18_nyud.py': 'mtlsi_nyud.py', 'swin-t_pascal.py': 'mtlsi_pascal.py',
+    'swin-l_pascal.py': 'mtlsi_pascal.py',
+    'hrnet18_pascal.py': 'mtlsi_pascal.py',
+}
+
+
+def _own_model_keywords(path):
+    """{key: [nested keys]} of the ``model = dict(...)`` in the file."""
+    import ast
+    tree = ast.parse(open(path).read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and node.targets[0].id == 'model':
+            return {kw.arg: [k.arg for k in getattr(kw.value, 'keywords',
+                                                    [])]
+                    for kw in node.value.keywords}
+    return {}
+
+
+@pytest.mark.parametrize('name', sorted(PAPER))
+def test_paper_config_is_its_dataset_base_plus_a_backbone(name):
+    path = osp.join(ROOT, 'configs', 'mtlsi', name)
+    assert f"_base_ = ['../_base_/{PAPER[name]}']" in open(path).read()
+    # what the file itself sets: at most model.backbone and the head's widths
+    assigned, _ = _top_level_names(path)
+    assert assigned <= {'_base_', 'model'}
+    own = _own_model_keywords(path)
+    assert set(own) <= {'backbone', 'decode_head'}
+    assert set(own.get('decode_head', ())) <= {'in_channels', 'channels'}
+    cfg = Config.fromfile(path)
+    base = Config.fromfile(osp.join(ROOT, 'configs', '_base_', PAPER[name]))
+    # everything but the backbone and the head's widths is the base's
+    for key in ('tasks', 'task_cfg', 'window_size', 'num_tokens', 'fusion'):
+        assert cfg.model.decode_head[key] == base.model.decode_head[key]
+    assert cfg.model.data_preprocessor == base.model.data_preprocessor
+    assert cfg.model.decode_head.tasks == base.tasks
+    assert tuple(cfg.model.data_preprocessor.size) == tuple(base.crop_size)
+    for key in ('train_dataloader', 'val_dataloader', 'val_evaluator',
+                'train_cfg', 'optim_wrapper', 'default_hooks'):
+        assert cfg[key] == base[key], key
+
+
+@pytest.mark.parametrize('real, synthetic', [
+    ('nyud.py', 'synthetic_nyud.py'),
+    ('pascal_context.py', 'synthetic_pascal.py')])
+def test_synthetic_dataset_bases_inherit_the_real_ones(real, synthetic):
+    folder = osp.join(ROOT, 'configs', '_base_', 'datasets')
+    assert f"_base_ = ['./{real}']" in open(osp.join(folder,
+                                                     synthetic)).read()
+    a = Config.fromfile(osp.join(folder, real))
+    b = Config.fromfile(osp.join(folder, synthetic))
+    assert b.tasks == a.tasks
+    assert b.test_pipeline == a.test_pipeline
+    assert b.val_evaluator.task_cfg.edge.max_dist == \
+        a.val_evaluator.task_cfg.edge.max_dist
+    assert b.train_dataloader.dataset.split == 'train'
+    assert b.test_dataloader == b.val_dataloader
+    assert b.val_dataloader.dataset.test_mode is True
+    assert b.train_pipeline[3].crop_size == b.crop_size != a.crop_size
+    for loader in ('train_dataloader', 'val_dataloader'):
+        dataset = b[loader].dataset
+        assert dataset.type == b.dataset_type != a.dataset_type
+        assert dataset.task_cfg.semseg.num_classes == \
+            b.task_cfg.semseg.num_classes
+        assert dataset.num_train == b.synthetic.num_train
+
+
+def test_no_two_model_configs_are_the_same_run():
+    seen = {}
+    for path in MODEL_CONFIGS:
+        cfg = Config.fromfile(path).to_dict()
+        cfg.pop('_base_', None)
+        key = repr(sorted(cfg.items(), key=lambda kv: kv[0]))
+        assert key not in seen, (rel(path), seen.get(key))
+        seen[key] = rel(path)
+
+
+def _top_level_names(path):
+    """Names a config file assigns at top level, and names it reads."""
+    import ast
+    import re
+    text = re.sub(r'\{\{\s*_base_\.[\w.]+\s*\}\}', '_base_value',
+                  open(path).read())
+    tree = ast.parse(text)
+    assigned = {t.id for node in tree.body if isinstance(node, ast.Assign)
+                for t in node.targets if isinstance(t, ast.Name)}
+    read = {n.id for n in ast.walk(tree)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return assigned, read
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=rel)
+def test_no_unused_variables(path):
+    """Every top-level name is either a setting the runner reads or a
+    variable the file itself uses."""
+    import inspect
+
+    from mmengine.runner import Runner
+    runner_keys = set(inspect.signature(Runner.__init__).parameters) | {
+        '_base_', 'custom_imports', 'model_wrapper_cfg'}
+    # the runner reads a top-level data_preprocessor only for a model
+    # without one; every model here has its own
+    runner_keys.discard('data_preprocessor')
+    assigned, read = _top_level_names(path)
+    unused = assigned - runner_keys - read
+    assert not unused, unused
+
+
+@pytest.mark.parametrize('name', sorted(PAPER))
+def test_paper_configs_use_syncbn(name):
+    """SyncBN wherever the model has BatchNorm (the head; HRNet's
+    backbone); Swin's LayerNorms have no batch statistics."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'mtlsi', name))
+    assert cfg.model.decode_head.norm_cfg.type == 'SyncBN'
+    backbone_norm = cfg.model.backbone.get('norm_cfg', dict(type='LN'))
+    assert backbone_norm['type'] == ('SyncBN' if 'hrnet' in name else 'LN')
+
+
+def test_demo_config_uses_plain_bn():
+    """The demo also runs as CPU processes under torchrun, where torch's
+    SyncBatchNorm refuses CPU tensors."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo',
+                                   'mtlsi_tiny_synthetic-nyud.py'))
+    assert cfg.model.decode_head.norm_cfg.type == 'BN'
+    assert cfg.model.backbone.norm_cfg.type == 'BN'
+    assert 'save_best' not in cfg.default_hooks.checkpoint

@@ -223,3 +223,15 @@ def test_concat_channels_last():
     out = concat_channels_last([a, b])
     assert torch.equal(out, torch.cat([a, b], 1))
     assert out.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_task_the_dataset_lacks_is_named_with_the_dataset_tasks():
+    model = tiny_model(['semseg', 'human_parts'])
+    samples = make_samples(['semseg'], 2, 32, 32)
+    for s in samples:
+        s.set_metainfo(dict(tasks=['semseg', 'depth']))
+    with pytest.raises(ValueError) as e:
+        model(torch.randn(2, 3, 32, 32), samples, mode='loss')
+    msg = str(e.value)
+    assert "task 'human_parts'" in msg
+    assert "provides only ['semseg', 'depth']" in msg

@@ -164,3 +164,40 @@ def test_test_only_run_with_pictures_needs_no_training_split(trained,
     assert pictures == ['test_val_00000_0.png', 'test_val_00001_0.png',
                         'test_val_00002_0.png']
     assert not osp.exists(tmp_path / 'missing')
+
+
+def _fails(args, cwd=REPO):
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
+    out = subprocess.run(args, cwd=cwd, capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert out.returncode != 0, out.stdout[-2000:]
+    return out.stderr
+
+
+def test_misspelled_option_stops_train_and_test_before_the_run(trained,
+                                                               tmp_path):
+    work_dir = str(tmp_path / 'w')
+    err = _fails([sys.executable, 'tools/train.py', trained['cfg'],
+                  '--work-dir', work_dir, '--cfg-options', 'data_rot=/x'])
+    assert 'data_rot (did you mean data_root?)' in err
+    assert not osp.exists(work_dir)
+    err = _fails([sys.executable, 'tools/test.py', trained['cfg'],
+                  osp.join(trained['work_dir'], 'iter_4.pth'), '--work-dir',
+                  work_dir, '--cfg-options',
+                  'default_hooks.checkpoint.intervl=5'])
+    assert 'did you mean default_hooks.checkpoint.interval?' in err
+    assert not osp.exists(work_dir)
+
+
+def test_second_run_on_a_live_work_dir_is_refused(trained, tmp_path):
+    from mmtlsi.engine import WorkDirLock
+    work_dir = str(tmp_path / 'busy')
+    lock = WorkDirLock(work_dir).acquire()      # a live run, this process
+    try:
+        err = _fails([sys.executable, 'tools/train.py', trained['cfg'],
+                      '--work-dir', work_dir])
+    finally:
+        lock.release()
+    assert f'{work_dir} is in use by another live training run' in err
+    assert f'pid {os.getpid()}' in err
+    assert sorted(os.listdir(work_dir)) == ['.mmtlsi-train.lock']

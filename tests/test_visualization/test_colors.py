@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from mmtlsi.tasks import get_task_spec
 from mmtlsi.visualization.colors import (
     colorize_depth,
     colorize_gray,
@@ -37,19 +38,22 @@ def test_palette_lookup():
     assert [0, 0, 0] not in pal                 # black is for invalid
     assert default_palette(3, background=True)[0] == [0, 0, 0]
 
-    meta = dict(palette=[[1, 2, 3], [4, 5, 6]],
-                palettes=dict(human_parts=[[9, 9, 9]]))
-    assert palette_for_task('semseg', meta, 2) == [[1, 2, 3], [4, 5, 6]]
+    semseg, parts = get_task_spec('semseg'), get_task_spec('human_parts')
+    meta = dict(palette=[[1, 2, 3], [4, 5, 6]])
+    assert palette_for_task(semseg, meta, 2) == [[1, 2, 3], [4, 5, 6]]
     # completed from the default palette when too short
-    assert palette_for_task('semseg', meta, 3)[2] == default_palette(3)[2]
-    assert palette_for_task('human_parts', meta, 1) == [[9, 9, 9]]
-    meta = {'human_parts_palette': [[7, 7, 7]]}
-    assert palette_for_task('human_parts', meta, 1) == [[7, 7, 7]]
+    assert palette_for_task(semseg, meta, 3)[2] == default_palette(3)[2]
     meta = dict(task_metainfo=dict(human_parts=dict(palette=[[5, 5, 5]])))
-    assert palette_for_task('human_parts', meta, 1) == [[5, 5, 5]]
-    # mmseg's `palette` belongs to semseg only
-    assert palette_for_task('human_parts', dict(palette=[[1, 2, 3]]), 2) == \
-        default_palette(2, background=True)
+    assert palette_for_task(parts, meta, 1) == [[5, 5, 5]]
+    # mmseg's `palette` belongs to the task in gt_sem_seg only; human_parts
+    # has a background class, drawn black
+    assert palette_for_task(parts, dict(palette=[[1, 2, 3]]), 2) == \
+        default_palette(2, background=True) == [[0, 0, 0], [128, 0, 0]]
+    # a registered task in gt_sem_seg's place would take mmseg's palette:
+    # the rule follows the field, not the name
+    renamed = semseg.with_overrides(name='city')
+    assert palette_for_task(renamed, dict(palette=[[1, 2, 3]]), 1) == \
+        [[1, 2, 3]]
 
     labels = np.array([[0, 1], [255, 1]])
     rgb = colorize_labels(labels, [[10, 20, 30], [40, 50, 60]])

@@ -79,13 +79,15 @@ def test_without_gt_and_to_backend(tmp_path):
                                step=5)
     assert drawn.shape == vis.expected_shape((H, W), 4, 1)
     saved = tmp_path / 'vis_data' / 'vis_image' / 'noGT_5.png'
-    assert saved.is_file()
-    assert cv2.imread(str(saved)).shape == drawn.shape
+    np.testing.assert_array_equal(cv2.imread(str(saved))[..., ::-1], drawn)
     # draw_gt=False on a sample with GT gives one row too
     drawn = vis.add_datasample('x', img, make_sample(True), draw_gt=False,
                                with_labels=False, out_file=str(
                                    tmp_path / 'x.png'))
     assert drawn.shape == (H, 5 * W, 3)
+    # no title strips: the first panel is the image itself
+    assert (drawn[:, :W] == 0).all()
+    np.testing.assert_array_equal(drawn[:, W:2 * W][2, 2], PALETTE[0])
 
 
 def test_gt_only_task_and_resizing():
@@ -118,8 +120,10 @@ def test_with_seg_visualization_hook(tmp_path):
     hook.after_test_iter(SimpleNamespace(iter=0), 0, {}, [sample])
     saved = tmp_path / 'show' / 'vis_data' / 'vis_image'
     saved = saved / 'test_frame.png_0.png'
-    assert saved.is_file()
-    assert cv2.imread(str(saved)).shape == vis.expected_shape((H, W), 4, 2)
+    expected = vis.draw_multitask(np.zeros((H, W, 3), np.uint8), sample)
+    assert expected.shape == vis.expected_shape((H, W), 4, 2)
+    np.testing.assert_array_equal(cv2.imread(str(saved))[..., ::-1],
+                                  expected)
 
 
 def test_tensorboard_backend(tmp_path):

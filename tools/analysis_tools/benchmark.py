@@ -57,12 +57,10 @@ import time
 from contextlib import nullcontext
 from typing import Callable, Dict, Optional
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__)))))
+import torch
 
-import torch  # noqa: E402
-
-import mmtlsi  # noqa: E402,F401  (applies mmtlsi.compat before mmseg)
+import mmtlsi  # noqa: F401  (applies mmtlsi.compat before mmseg)
+from mmtlsi.engine.config_utils import merge_cfg_options
 
 
 # --------------------------------------------------------------------------
@@ -241,8 +239,7 @@ def build_model(config, checkpoint: Optional[str] = None, device='cpu',
 
     from mmtlsi.apis import drop_pretrained_weights
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    merge_cfg_options(cfg, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     drop_pretrained_weights(cfg.model)
     if 'train_cfg' in cfg.model:

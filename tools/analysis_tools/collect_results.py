@@ -8,13 +8,8 @@ Each file is a record written by ``mmtlsi.evaluation.dump_results`` (what
 in the paper's Table I.
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-
-from mmtlsi.evaluation.report import comparison_table, load_results  # noqa
+from mmtlsi.evaluation.report import comparison_table, load_results
 
 
 def parse_args(argv=None):

@@ -26,6 +26,7 @@ from mmengine import Config, DictAction
 from mmengine.registry import init_default_scope
 
 import mmtlsi  # noqa: F401
+from mmtlsi.engine.config_utils import merge_cfg_options
 from mmtlsi.models import optimize_for_inference
 from mmtlsi.registry import MODELS
 from mmtlsi.utils import count_flops, count_parameters
@@ -81,8 +82,7 @@ class PartTimer:
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     shape = tuple(args.shape or cfg.get('crop_size', (512, 512)))
     model = MODELS.build(cfg.model).eval()

@@ -7,17 +7,14 @@ pipeline) and every task's ground truth.
 import argparse
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__)))))
+import cv2
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
 
-import cv2  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-
-import mmtlsi  # noqa: E402,F401
-from mmtlsi.visualization import MultiTaskVisualizer  # noqa: E402
+import mmtlsi  # noqa: F401
+from mmtlsi.engine.config_utils import merge_cfg_options
+from mmtlsi.visualization import MultiTaskVisualizer
 
 
 def parse_args():
@@ -54,8 +51,7 @@ def _upscale(sample, scale):
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     from mmseg.registry import DATASETS
     dataset = DATASETS.build(cfg[f'{args.split}_dataloader']['dataset'])

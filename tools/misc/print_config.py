@@ -1,14 +1,10 @@
 """Print the merged config: ``python tools/misc/print_config.py CONFIG``."""
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from mmengine.config import Config, DictAction
 
-from mmengine.config import Config, DictAction  # noqa: E402
-
-import mmtlsi  # noqa: E402,F401
+import mmtlsi  # noqa: F401
+from mmtlsi.engine.config_utils import merge_cfg_options
 
 
 def parse_args():
@@ -25,8 +21,7 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     print(f'Config:\n{cfg.pretty_text}')
     if args.save_path is not None:
         cfg.dump(args.save_path)

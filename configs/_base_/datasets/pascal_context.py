@@ -27,15 +27,6 @@ test_pipeline = [
     dict(type='PackMultiTaskInputs'),
 ]
 
-data_preprocessor = dict(
-    type='MultiTaskDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    size=crop_size,
-    test_cfg=dict(size=crop_size))
-
 train_dataloader = dict(
     batch_size=4,
     num_workers=4,
@@ -67,6 +58,5 @@ test_dataloader = val_dataloader
 # tasks=None: every task the model predicts, so a config that selects tasks
 # in the model (model.decode_head.tasks) needs no change here
 val_evaluator = dict(
-    type='MultiTaskMetric', tasks=None, task_cfg=task_cfg,
-    edge_max_dist=0.0075, nproc=2)
+    type='MultiTaskMetric', tasks=None, task_cfg=task_cfg, nproc=2)
 test_evaluator = val_evaluator

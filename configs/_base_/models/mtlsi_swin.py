@@ -1,7 +1,9 @@
 # MTLSI-Net with a Swin Transformer backbone (mmpretrain), Swin-T by default.
 # Widths and depths were chosen so that the parameters outside the backbone
 # match the paper (docs/model.md has the table and the reasons).
-norm_cfg = dict(type='BN')  # SyncBN for multi-GPU training via --cfg-options
+# SyncBN as in mmseg's configs: batch statistics over all GPUs; in a
+# single-process run mmengine's runner turns it into plain BN.
+norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
     type='MultiTaskEncoderDecoder',
     data_preprocessor=dict(
@@ -17,11 +19,11 @@ model = dict(
         window_size=7,
         out_indices=(0, 1, 2, 3),
         drop_path_rate=0.2,
-        # ImageNet-22K Swin-T (official release; convert it to mmpretrain's
-        # key names with mmpretrain's tools/model_converters/swin_to_mmpretrain.py
-        # and point `checkpoint` at the converted file)
+        # ImageNet-22K Swin-T, the authors' release (converted on load).
+        # StrictPretrained stops with an error when a backbone tensor takes
+        # no value from the file; docs/backbones.md lists every checkpoint.
         init_cfg=dict(
-            type='Pretrained',
+            type='StrictPretrained',
             checkpoint='https://github.com/SwinTransformer/storage/releases/'
             'download/v1.0.8/swin_tiny_patch4_window7_224_22k.pth')),
     decode_head=dict(

@@ -13,12 +13,14 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # 'auto': the first metric the evaluator reports; set e.g.
-    # save_best='multi-task/delta_m', rule='greater' when the evaluator
-    # reports Delta_m.
-    # checkpoints are written atomically (write, fsync, rename)
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4000,
-                    max_keep_ckpts=2, save_best='auto',
-                    backend_args=dict(backend='atomic_local')),
+    # The protocol reports the LAST checkpoint: the val split of NYUDv2 and
+    # PASCAL-Context is their test split, so choosing the checkpoint by a val
+    # metric would choose it on the test set. To select by a metric anyway,
+    # add save_best='multi_task/delta_m', rule='greater'
+    # (docs/get_started.md).
+    # Checkpoints are written atomically (write, fsync, rename), and old ones
+    # are deleted only after the new one and last_checkpoint are on disk.
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=4000,
+                    max_keep_ckpts=2, backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='MultiTaskVisualizationHook'))

@@ -7,14 +7,14 @@ from mmengine.structures import PixelData
 from mmseg.datasets.transforms import PackSegInputs
 
 from mmtlsi.registry import TRANSFORMS
-from mmtlsi.tasks import TASK_SPECS
+from mmtlsi.tasks import TASK_SPECS, TaskSpec
 
 DEFAULT_META_KEYS = ('img_path', 'img_id', 'seg_map_path', 'ori_shape',
                      'img_shape', 'pad_shape', 'scale_factor', 'flip',
                      'flip_direction', 'reduce_zero_label', 'tasks')
 
 
-def to_pixel_data(arr: np.ndarray, spec) -> PixelData:
+def to_pixel_data(arr: np.ndarray, spec: TaskSpec) -> PixelData:
     """(H, W) or (H, W, C) array -> ``PixelData`` with a (C, H, W) tensor of
     the task's dtype."""
     arr = np.asarray(arr)
@@ -34,11 +34,11 @@ def to_pixel_data(arr: np.ndarray, spec) -> PixelData:
 class PackMultiTaskInputs(PackSegInputs):
     """Pack the image (as ``PackSegInputs``) and every task's ground truth.
 
-    For each task of ``tasks.py`` whose ``results_key`` is in the results, a
-    ``PixelData`` is set at ``spec.gt_field`` (``gt_sem_seg``,
-    ``gt_depth_map``, ``gt_normal_map``, ``gt_edge_map``, ``gt_parts_map``,
-    ``gt_sal_map``): a (C, H, W) tensor, ``int64`` for label maps and
-    ``float32`` for depth / normals.
+    For each registered task (:data:`mmtlsi.tasks.TASK_SPECS`) whose
+    ``results_key`` is in the results, a ``PixelData`` is set at
+    ``spec.gt_field`` (``gt_sem_seg``, ``gt_depth_map``, ...): a (C, H, W)
+    tensor of ``spec.gt_dtype`` (``int64`` for label maps, ``float32`` for
+    depth / normals).
     """
 
     def __init__(self, meta_keys=DEFAULT_META_KEYS) -> None:

@@ -7,30 +7,30 @@ surface normal points the other way.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 from mmcv.transforms.utils import cache_randomness
 from mmseg.datasets.transforms import RandomCrop, RandomFlip, Resize
 
 from mmtlsi.registry import TRANSFORMS
-from mmtlsi.tasks import TASK_SPECS
-
-_SPEC_BY_KEY = {s.results_key: s for s in TASK_SPECS.values()}
+from mmtlsi.tasks import spec_of_results_key
 
 
-def _value_keys(results: dict, attr: str):
+def _task_fields(results: dict):
+    """(key, spec) of every ``seg_fields`` map that belongs to a task."""
     for key in results.get('seg_fields', []):
-        spec = _SPEC_BY_KEY.get(key)
-        if spec is not None and getattr(spec, attr) \
-                and results.get(key) is not None:
-            yield key
+        spec = spec_of_results_key(key)
+        if spec is not None and results.get(key) is not None:
+            yield key, spec
 
 
 def divide_scaled_values(results: dict, scale: float) -> None:
     """Divide the fields whose values scale with magnification (depth)."""
-    for key in _value_keys(results, 'scale_divides_values'):
-        results[key] = (results[key] / np.float32(scale)).astype(np.float32)
+    for key, spec in _task_fields(results):
+        if spec.scale_divides_values:
+            results[key] = (results[key] / np.float32(scale)).astype(
+                np.float32)
 
 
 @TRANSFORMS.register_module()
@@ -120,17 +120,19 @@ class MultiTaskRandomCrop(RandomCrop):
 class MultiTaskRandomFlip(RandomFlip):
     """mmseg's ``RandomFlip`` plus the sign of mirrored vectors.
 
-    A horizontal flip negates the x component (channel 0) of every field
-    whose task has ``flip_negates_x`` (surface normals); a vertical flip
-    negates the y component (channel 1); a diagonal flip both.
+    A flip negates the channels its task's ``flip_negated_channels`` names
+    for the direction: for surface normals the x component (channel 0) on a
+    horizontal flip, the y component (channel 1) on a vertical one, both on
+    a diagonal one.
     """
 
     def _flip(self, results: dict) -> None:
         super()._flip(results)
         direction = results['flip_direction']
-        channels: Sequence[int] = {'horizontal': (0,), 'vertical': (1,),
-                                   'diagonal': (0, 1)}[direction]
-        for key in _value_keys(results, 'flip_negates_x'):
+        for key, spec in _task_fields(results):
+            channels = spec.channels_negated_by_flip(direction)
+            if not channels:
+                continue
             vec = np.array(results[key], dtype=np.float32, copy=True)
             for c in channels:
                 vec[..., c] = -vec[..., c]

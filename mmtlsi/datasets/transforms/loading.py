@@ -12,12 +12,36 @@ from mmtlsi.tasks import IGNORE_INDEX, get_task_spec
 from ..decoders import AnnotationError, decode
 
 
+def check_class_ids(arr: np.ndarray, num_classes: int,
+                    ignore_index: Optional[int], task: str,
+                    path: str) -> None:
+    """Raise ``AnnotationError`` if ``arr`` holds an id outside
+    ``0..num_classes - 1`` other than ``ignore_index``."""
+    bad = (arr < 0) | (arr >= num_classes)
+    if ignore_index is not None:
+        bad &= arr != ignore_index
+    if bad.any():
+        values = np.unique(arr[bad])
+        shown = ', '.join(str(v) for v in values[:10].tolist())
+        more = f' and {values.size - 10} more' if values.size > 10 else ''
+        ignore = f', {ignore_index} = ignore' if ignore_index is not None \
+            else ''
+        raise AnnotationError(
+            f'{path}: {task} class id(s) {shown}{more} outside the '
+            f'dataset\'s {num_classes} classes (0..{num_classes - 1}'
+            f'{ignore}); {int(bad.sum())} pixel(s)')
+
+
 @TRANSFORMS.register_module()
 class LoadMultiTaskAnnotations(BaseTransform):
     """Decode each task's files with the dataset's decoders.
 
     Required keys: ``ann_info`` (task -> ``dict(decoder, path, **kwargs)``,
     written by the dataset), ``tasks``; ``img`` when ``check_shape``.
+    Optional: ``num_classes`` (task -> class count, written by the dataset):
+    a class id outside ``0..num_classes - 1`` (other than the ignore index)
+    raises ``AnnotationError`` naming the file and the values, in training
+    and testing alike, so no loss or metric ever sees it.
 
     Added keys: one per task at ``spec.results_key`` (``gt_seg_map``,
     ``gt_depth_map``, ``gt_normal_map``, ``gt_edge_map``, ``gt_parts_map``,
@@ -40,6 +64,7 @@ class LoadMultiTaskAnnotations(BaseTransform):
         ann_info = results['ann_info']
         img_shape = results['img'].shape[:2] if 'img' in results else None
         seg_fields = list(results.get('seg_fields', []))
+        num_classes = results.get('num_classes', {})
         for task in tasks:
             if task not in ann_info:
                 raise KeyError(
@@ -57,6 +82,9 @@ class LoadMultiTaskAnnotations(BaseTransform):
                     f'{task} annotation {path} is {arr.shape[1]}x'
                     f'{arr.shape[0]} (WxH) but image {results["img_path"]} '
                     f'is {img_shape[1]}x{img_shape[0]}')
+            if task in num_classes:
+                check_class_ids(arr, num_classes[task], spec.ignore_index,
+                                task, path)
             results[spec.results_key] = arr
             if spec.results_key not in seg_fields:
                 seg_fields.append(spec.results_key)

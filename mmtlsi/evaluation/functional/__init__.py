@@ -6,17 +6,17 @@ sums, per-threshold counts, histograms) that add up over disjoint image sets,
 and a function that turns the pooled statistics into scores, so that results
 are pooled over the dataset (never a mean of per-image or per-process means).
 """
+from mmtlsi.utils.edge_maps import quantize_edge_map, thin
+
 from .boundary import (
                        boundary_counts,
                        boundary_scores,
-                       edge_nms,
                        edge_thresholds,
                        gt_boundary_map,
                        match_count,
-                       quantize_edge_map,
                        seg2bmap,
-                       thin,
 )
+from .boundary_nms import edge_nms
 from .depth import depth_metrics, depth_stats
 from .multi_task import delta_m, load_references
 from .normals import (

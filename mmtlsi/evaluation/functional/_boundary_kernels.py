@@ -1,77 +1,25 @@
 """Compiled (numba) kernels of the boundary metric; see ``boundary.py``.
 
-Four entry points, compiled on first use and cached on disk
-(``__pycache__`` next to this file, else numba's user-wide cache directory;
-without any writable place they are compiled in memory in each process):
+Three entry points, compiled on first use and cached on disk (see
+:func:`mmtlsi.utils.jit.njit_cached`):
 
-- :func:`thin_points`: the thinning of ``boundary._thin_flat``, same result;
 - :func:`radius_graph`: candidate pairs (left pixel, right pixel) within a
   radius, from an offset list, as a CSR adjacency of the left pixels;
 - :func:`max_matching`: maximum-cardinality bipartite matching
   (Hopcroft-Karp) of the active left vertices, continuing from a given
   matching;
-- :func:`sweep`: thinning and matching for every threshold of one image.
+- :func:`rematch`: the matching of the next threshold's pixels, from the
+  previous one.
 
-Importing this module raises ImportError when numba is missing.
+The kernels call only each other: numba's disk cache does not notice changes
+to a compiled function of another module that a cached kernel calls.
 """
-import numba
 import numpy as np
 
-
-def _jit(fn):
-    # cache=True needs a writable cache directory when the function is
-    # decorated; without one numba raises, so fall back to in-memory code
-    try:
-        return numba.njit(cache=True, nogil=True)(fn)
-    except RuntimeError:
-        return numba.njit(nogil=True)(fn)
+from mmtlsi.utils.jit import njit_cached
 
 
-@_jit
-def thin_points(buf, pts, width, lut1, lut2):
-    """Thin the pixels ``pts`` (flat indices into the zero-framed ``buf``).
-
-    ``buf`` (uint8, flat, (H+2)*(W+2)) holds 1 at ``pts`` and 0 elsewhere and
-    is updated in place. Each sub-iteration decides on all pixels from the
-    same state, then deletes; stops when a full iteration deletes nothing.
-    Returns the remaining indices, in the order of ``pts``.
-    """
-    stride = width + 2
-    n = pts.size
-    cur = pts.copy()
-    delete = np.zeros(n, dtype=np.bool_)
-    while n > 0:
-        changed = False
-        for sub in range(2):
-            lut = lut1 if sub == 0 else lut2
-            hit = False
-            for i in range(n):
-                p = cur[i]
-                code = (buf[p + 1] | (buf[p - stride + 1] << 1)
-                        | (buf[p - stride] << 2)
-                        | (buf[p - stride - 1] << 3) | (buf[p - 1] << 4)
-                        | (buf[p + stride - 1] << 5)
-                        | (buf[p + stride] << 6)
-                        | (buf[p + stride + 1] << 7))
-                d = lut[code]
-                delete[i] = d
-                hit = hit or d
-            if hit:
-                changed = True
-                m = 0
-                for i in range(n):
-                    if delete[i]:
-                        buf[cur[i]] = 0
-                    else:
-                        cur[m] = cur[i]
-                        m += 1
-                n = m
-        if not changed:
-            break
-    return cur[:n].copy()
-
-
-@_jit
+@njit_cached
 def radius_graph(left_index, rows, cols, off_r, off_c, n_left):
     """CSR adjacency (indptr, indices) of the left pixels (``left_index``
     >= 0, their index) to the right pixels j (``rows[j], cols[j]``) whose
@@ -99,7 +47,7 @@ def radius_graph(left_index, rows, cols, off_r, off_c, n_left):
     return indptr, indices
 
 
-@_jit
+@njit_cached
 def max_matching(indptr, indices, active, match_l, match_r):
     """Grow ``match_l`` / ``match_r`` to a maximum matching; return its size.
 
@@ -185,59 +133,25 @@ def max_matching(indptr, indices, active, match_l, match_r):
                 size += 1
 
 
-@_jit
-def sweep(cand_pad, cand_val, thr_desc, buf, width, lut1, lut2, lookup,
-          indptr, indices, n_right):
-    """Matched and predicted pixel counts for each threshold of
-    ``thr_desc`` (non-increasing).
-
-    Candidates (padded flat index ``cand_pad``, value ``cand_val``) above a
-    threshold are thinned in ``buf`` (zero on entry and exit); the thinned
-    pixels are matched to the right vertices (ground truth) of the CSR graph
-    (left vertex = candidate index, ``lookup`` maps a padded flat index to
-    it). The matching of the previous threshold, less the pixels that are
-    gone, is the starting point of the next one.
-    """
-    n_thr = thr_desc.size
-    n_cand = cand_pad.size
-    matched = np.zeros(n_thr, dtype=np.int64)
-    n_pred = np.zeros(n_thr, dtype=np.int64)
-    match_l = np.full(n_cand, -1, dtype=np.int64)
-    match_r = np.full(n_right, -1, dtype=np.int64)
-    is_active = np.zeros(n_cand, dtype=np.bool_)
-    above = np.empty(n_cand, dtype=np.int64)
-    prev_n = -1
-    for t in range(n_thr):
-        n_above = 0
-        for i in range(n_cand):
-            if cand_val[i] > thr_desc[t]:
-                above[n_above] = cand_pad[i]
-                n_above += 1
-        if n_above == prev_n:
-            matched[t] = matched[t - 1]
-            n_pred[t] = n_pred[t - 1]
-            continue
-        prev_n = n_above
-        pts = above[:n_above]
-        for i in range(n_above):
-            buf[pts[i]] = 1
-        kept = thin_points(buf, pts, width, lut1, lut2)
-        n_pred[t] = kept.size
-        is_active[:] = False
-        active = np.empty(kept.size, dtype=np.int64)
-        n_act = 0
-        for i in range(kept.size):
-            buf[kept[i]] = 0
-            u = lookup[kept[i]]
-            if indptr[u + 1] > indptr[u]:       # has a GT pixel in reach
-                active[n_act] = u
-                n_act += 1
-                is_active[u] = True
-        for u in range(n_cand):
-            v = match_l[u]
-            if v >= 0 and not is_active[u]:
-                match_l[u] = -1
-                match_r[v] = -1
-        matched[t] = max_matching(indptr, indices, active[:n_act], match_l,
-                                  match_r)
-    return matched, n_pred
+@njit_cached
+def rematch(kept, indptr, indices, match_l, match_r):
+    """Maximum matching of the left vertices ``kept`` (a new, smaller or
+    larger, set), starting from ``match_l`` / ``match_r`` less the pairs whose
+    left vertex is not kept any more (updated in place); returns its size.
+    Left vertices without an edge do not take part."""
+    n_left = match_l.size
+    is_kept = np.zeros(n_left, dtype=np.bool_)
+    active = np.empty(kept.size, dtype=np.int64)
+    n_act = 0
+    for i in range(kept.size):
+        u = kept[i]
+        if indptr[u + 1] > indptr[u]:           # has a GT pixel in reach
+            active[n_act] = u
+            n_act += 1
+            is_kept[u] = True
+    for u in range(n_left):
+        v = match_l[u]
+        if v >= 0 and not is_kept[u]:
+            match_l[u] = -1
+            match_r[v] = -1
+    return max_matching(indptr, indices, active[:n_act], match_l, match_r)

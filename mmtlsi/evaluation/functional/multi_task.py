@@ -18,7 +18,10 @@ __all__ = ['delta_m', 'load_references']
 
 def load_references(ref) -> dict:
     """References from a dict, a ``.json`` / ``.yaml`` path, a results file
-    of ``tools/test.py`` (its tasks' main metrics), or a list of these."""
+    of ``tools/test.py`` (its tasks' main metrics), or a list of these.
+
+    A results file gives the main metric of each of its tasks (its
+    ``task_columns``, as its task specs said)."""
     if ref is None:
         return {}
     if isinstance(ref, (list, tuple)):
@@ -37,8 +40,12 @@ def load_references(ref) -> dict:
             else:
                 data = json.load(f)
     if 'metrics' in data and 'tasks' in data:  # a tools/test.py record
-        from mmtlsi.tasks import get_task_spec
-        keys = [f'{t}/{get_task_spec(t).metric}' for t in data['tasks']]
+        columns = data.get('task_columns')
+        if columns is not None:
+            keys = [columns[t]['key'] for t in data['tasks']]
+        else:           # records of earlier versions: the registered specs
+            from mmtlsi.tasks import get_task_spec
+            keys = [get_task_spec(t).metric_key for t in data['tasks']]
         return {k: float(data['metrics'][k]) for k in keys}
     return {str(k): float(v) for k, v in data.items()}
 

@@ -166,7 +166,13 @@ class MTLSIHead(BaseModule):
             ref = next((s.get(spec.gt_field) for s in data_samples
                         if spec.gt_field in s), None)
             if ref is None:
-                raise KeyError(f'no sample carries {spec.gt_field}')
+                provided = data_samples[0].metainfo.get('tasks') \
+                    if len(data_samples) else None
+                raise ValueError(
+                    f'the model is trained for task {t!r}, but the '
+                    f'dataset provides only {provided} (no sample carries '
+                    f'{spec.gt_field}); choose model.decode_head.tasks '
+                    f'among the dataset\'s tasks')
             maps = []
             for s in data_samples:
                 if spec.gt_field in s:

@@ -30,24 +30,26 @@ def decode_prediction(logits: Tensor, spec: TaskSpec) -> Tensor:
 def restore_original_frame(logits: Tensor, meta: Mapping,
                            spec: TaskSpec) -> Tensor:
     """(C, H, W) logits at the padded input size -> logits at ``ori_shape``:
-    remove the preprocessor's padding, undo a recorded flip (normals also
-    change the sign of the flipped axis' component), resize (bilinear)."""
+    remove the preprocessor's padding, undo a recorded flip (with the sign
+    of the channels the spec's ``flip_negated_channels`` names), resize
+    (bilinear)."""
     left, right, top, bottom = meta.get(
         'img_padding_size', meta.get('padding_size', None)) or [0, 0, 0, 0]
     h, w = logits.shape[-2:]
     logits = logits[:, top:h - bottom, left:w - right]
     if meta.get('flip', False):
         direction = meta.get('flip_direction', 'horizontal')
-        if direction == 'horizontal':
-            logits = logits.flip(-1)
-            if spec.flip_negates_x:
-                logits = torch.cat([-logits[:1], logits[1:]])
-        elif direction == 'vertical':
-            logits = logits.flip(-2)
-            if spec.output == 'vector':
-                logits = torch.cat([logits[:1], -logits[1:2], logits[2:]])
-        else:
+        dims = dict(horizontal=(-1, ), vertical=(-2, ),
+                    diagonal=(-2, -1)).get(direction)
+        if dims is None:
             raise ValueError(f'cannot undo a {direction!r} flip')
+        logits = logits.flip(dims)
+        negated = spec.channels_negated_by_flip(direction)
+        if negated:
+            sign = torch.ones(logits.shape[0], 1, 1, dtype=logits.dtype,
+                              device=logits.device)
+            sign[list(negated)] = -1
+            logits = logits * sign
     ori_shape = tuple(meta['ori_shape'][:2])
     if tuple(logits.shape[-2:]) != ori_shape:
         logits = F.interpolate(logits[None], size=ori_shape, mode='bilinear',

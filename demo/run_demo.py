@@ -2,7 +2,8 @@
 
 1. generates the synthetic NYUDv2-layout dataset (first run only);
 2. trains a small MTLSI-Net on the CPU (``tools/train.py``; a killed demo
-   resumes from its last checkpoint when run again);
+   resumes from its newest complete checkpoint when run again, and stops
+   with a message rather than start over if none is left);
 3. tests it (``tools/test.py``): the benchmark table and prediction pictures;
 4. fits and evaluates the constant predictor on the same split, and prints
    both side by side with the margin on every task.
@@ -18,7 +19,6 @@ import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
 DEFAULT_CONFIG = 'configs/demo/mtlsi_tiny_synthetic-nyud.py'
 
 
@@ -46,32 +46,48 @@ def run(cmd):
     subprocess.run([sys.executable] + cmd, cwd=REPO, check=True, env=env)
 
 
+def run_setting():
+    """Compute threads, torch's CPU kernel level and torch's version: what
+    decides the last bits of the demo's numbers."""
+    import torch
+    capability = getattr(torch.backends.cpu, 'get_cpu_capability',
+                         lambda: 'unknown')()
+    threads = os.environ.get('OMP_NUM_THREADS', '1')
+    return (f'{threads} compute thread(s), CPU kernels {capability}, '
+            f'torch {torch.__version__}')
+
+
+def has_checkpoints(work_dir):
+    """True when the work dir holds a checkpoint or a ``last_checkpoint``
+    marker: the demo then resumes (``tools/train.py --resume`` falls back to
+    the newest complete checkpoint, or stops with a message)."""
+    from mmtlsi.engine.checkpoint_io import resumable_checkpoints
+    return osp.exists(osp.join(work_dir, 'last_checkpoint')) or bool(
+        resumable_checkpoints(work_dir))
+
+
 def last_checkpoint(work_dir):
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.exists(marker):
-        return None
-    with open(marker) as f:
-        path = f.read().strip()
-    return path if osp.exists(path) else None
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
 
 
 def constant_baseline(cfg_path, cfg_options, out_dir):
     """Fit the constant predictor on the training split, evaluate on test."""
-    from mmengine.config import Config, DictAction  # noqa: F401
+    from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS, METRICS
     from tqdm import tqdm
 
-    import mmtlsi  # noqa: F401
+    from mmtlsi.engine.config_utils import (
+        merge_cfg_options,
+        parse_cfg_options,
+    )
     from mmtlsi.engine.constant_baseline import ConstantPredictor
     from mmtlsi.evaluation.report import dump_results
     from mmtlsi.tasks import build_task_specs
 
-    cfg = Config.fromfile(cfg_path)
-    if cfg_options:
-        parser = argparse.ArgumentParser()
-        parser.add_argument('--o', nargs='+', action=DictAction)
-        cfg.merge_from_dict(parser.parse_args(['--o', *cfg_options]).o)
+    cfg = merge_cfg_options(Config.fromfile(cfg_path),
+                            parse_cfg_options(cfg_options))
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     specs = build_task_specs(cfg.model.decode_head.tasks,
                              cfg.model.decode_head.get('task_cfg'))
@@ -108,8 +124,7 @@ def main():
 
     step('1-2/4  synthetic dataset + training on the CPU (tools/train.py)')
     train_cmd = ['tools/train.py', args.config, '--work-dir', work_dir]
-    if not args.fresh and last_checkpoint(work_dir):
-        print(f'resuming from {last_checkpoint(work_dir)}')
+    if not args.fresh and has_checkpoints(work_dir):
         train_cmd.append('--resume')
     run(train_cmd + cfg_opts)
     checkpoint = last_checkpoint(work_dir)
@@ -126,18 +141,15 @@ def main():
     const_metrics, specs = constant_baseline(args.config, args.cfg_options,
                                              work_dir)
 
-    from mmtlsi.evaluation.report import (
-        TASK_COLUMNS,
-        comparison_table,
-        load_results,
-    )
+    from mmtlsi.evaluation.report import comparison_table, load_results
     model_rec = load_results(osp.join(work_dir, 'MTLSI-Net (demo).json'))
     const_rec = load_results(osp.join(work_dir, 'constant_predictor.json'))
     lines = ['', comparison_table([model_rec, const_rec], fmt='text'), '',
              'margin over the constant predictor:']
     margins = {}
-    for task in specs:
-        key, title, higher, _ = TASK_COLUMNS[task]
+    for task, spec in specs.items():
+        key, title, higher = spec.metric_key, spec.column, \
+            spec.higher_is_better
         ours, const = model_rec['metrics'][key], const_rec['metrics'][key]
         better = ours - const if higher else const - ours
         margins[task] = dict(metric=key, model=ours, constant=const,
@@ -148,15 +160,19 @@ def main():
         lines.append(f'  {title:<14} {ours:10.4f} vs {const:10.4f}: '
                      f'better by {better:.4f}{rel}')
     minutes = (time.time() - started) / 60
+    machine = run_setting()
     pictures = osp.join(show_dir, 'vis_data', 'vis_image')
     lines += ['', f'checkpoint: {checkpoint}', f'pictures:   {pictures}/',
               f'tables:     {work_dir}/*.md, *.json',
               f'time: {minutes:.1f} min in all '
-              f'(training {train_minutes:.1f} min)']
+              f'(training {train_minutes:.1f} min)',
+              f'ran with: {machine} (numbers move a little between CPUs: '
+              f'docs/get_started.md#demo-numbers-across-machines)']
     print('\n'.join(lines))
     with open(osp.join(work_dir, 'demo_summary.json'), 'w') as f:
         json.dump(dict(margins=margins, minutes=minutes,
                        train_minutes=train_minutes, checkpoint=checkpoint,
+                       machine=machine,
                        all_better=all(m['better_by'] > 0
                                       for m in margins.values())), f,
                   indent=2)

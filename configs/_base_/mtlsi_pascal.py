@@ -1,0 +1,16 @@
+# MTLSI-Net on PASCAL-Context, what every PASCAL-Context config shares: the
+# data (512x512 crops, batch 4), the tasks the head predicts, the CWIB window,
+# the size the data preprocessor pads to, the 40k-iteration schedule. The
+# backbone is the model base's Swin-T; a paper config changes only the
+# backbone.
+_base_ = [
+    './models/mtlsi_swin.py', './datasets/pascal_context.py',
+    './default_runtime.py', './schedules/schedule_40k.py'
+]
+model = dict(
+    data_preprocessor=dict(
+        size={{_base_.crop_size}}, test_cfg=dict(size={{_base_.crop_size}})),
+    decode_head=dict(
+        tasks={{_base_.tasks}},
+        task_cfg={{_base_.task_cfg}},
+        window_size=(16, 16)))

@@ -1,0 +1,363 @@
+"""Load a backbone's ImageNet weights, all of them, or stop with an error.
+
+A backbone's ``init_cfg`` names the file::
+
+    init_cfg=dict(type='StrictPretrained', checkpoint='https://...pth')
+
+and :class:`StrictPretrained` (an mmengine weight initializer, registered in
+mmseg's ``WEIGHT_INITIALIZERS``) loads it when the runner initialises the
+model. Unlike mmengine's ``Pretrained``, which loads with ``strict=False`` and
+only warns about what did not match, a backbone parameter that takes no value
+from the file is an error naming the keys and the file.
+
+What is read:
+
+- the file, local or URL, through torch's safe loader (``weights_only=True``,
+  with the types :mod:`mmtlsi.compat` allows); URLs are cached where
+  ``torch.hub`` caches them, downloaded once per machine (rank 0 first);
+- its state dict: a ``state_dict`` or ``model`` entry if there is one, with any
+  ``module.`` prefix removed and, when keys start with ``backbone.``, only
+  those keys (a classifier's neck and head, a segmentor's head are not
+  read);
+- its layout: the official Swin release (``layers.N.blocks...``,
+  ``patch_embed.proj``) is converted with the converter mmseg ships
+  (``swin2mmseg.convert_swin``: key renames, the patch-merging channel order,
+  ``head.*`` dropped); mm-layout files are taken as they are.
+
+The keys allowed to be absent from the file, or present in it but unused,
+are listed once, in :data:`ALLOWED_ABSENT` and :data:`ALLOWED_UNUSED`. A
+partial load is asked for in the config with ``allow_missing`` (regular
+expressions of backbone keys).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import os.path as osp
+import re
+from collections import OrderedDict
+from typing import Iterable
+from urllib.parse import urlparse
+
+import torch
+import torch.nn as nn
+from mmengine.dist import barrier, get_dist_info
+from mmengine.logging import print_log
+from mmengine.model.weight_init import update_init_info
+from mmseg.registry import WEIGHT_INITIALIZERS
+
+DOC = 'docs/backbones.md'
+OVERRIDE = 'model.backbone.init_cfg.checkpoint'
+
+# Backbone keys a checkpoint may lack: (backbone class, regex, why).
+ALLOWED_ABSENT = (
+    ('SwinTransformer', r'norm[0-2]\.(weight|bias)',
+     'output norms of stages 0-2: added for dense prediction, an ImageNet '
+     'classifier has only the last one (norm3)'),
+    ('SwinTransformer', r'stages\.\d+\.blocks\.\d+\.attn\.w_msa\.'
+     r'relative_position_index',
+     'derived from the window size; mmpretrain drops it from the file when '
+     'it interpolates the position bias table to another window size'),
+)
+
+# Checkpoint keys that fill no backbone parameter: (backbone class, regex,
+# why); class None: any backbone.
+ALLOWED_UNUSED = (
+    (None, r'head\..*', 'classifier head'),
+    (None, r'neck\..*', 'classifier neck'),
+    ('SwinTransformer', r'stages\.\d+\.blocks\.\d+\.attn_mask',
+     'attention-mask buffers; the backbone computes them from the input size'),
+)
+
+
+class BackboneWeightsError(RuntimeError):
+    """The backbone's checkpoint cannot be read, or does not fill it."""
+
+
+# --------------------------------------------------------------------------
+# reading the file
+# --------------------------------------------------------------------------
+def _is_url(path: str) -> bool:
+    return path.startswith(('http://', 'https://'))
+
+
+def hub_cache_path(url: str) -> str:
+    """Where ``torch.hub`` keeps (and looks for) the file of ``url``."""
+    name = osp.basename(urlparse(url).path)
+    return osp.join(torch.hub.get_dir(), 'checkpoints', name)
+
+
+def _download_help(url: str) -> str:
+    return (f'Fetch it on a machine with internet access, e.g. '
+            f'`wget {url}`, copy it here, and either point the config at the '
+            f'copy with `--cfg-options {OVERRIDE}=PATH` or put it at '
+            f'{hub_cache_path(url)} (torch.hub\'s cache, read before any '
+            f'download). See {DOC}.')
+
+
+def _fetch(url: str) -> str:
+    """Download ``url`` into torch.hub's cache once; return the local path.
+
+    Rank 0 downloads while the other ranks wait; a failure stops every rank
+    with the same advice instead of leaving them waiting.
+    """
+    path = hub_cache_path(url)
+    rank, world_size = get_dist_info()
+    failure = None
+    if rank == 0 and not osp.isfile(path):
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        print_log(f'Downloading {url} to {path}', logger='current')
+        try:
+            torch.hub.download_url_to_file(url, path, progress=False)
+        except Exception as err:  # any network or HTTP failure
+            failure = err
+    if world_size > 1:
+        barrier()
+    if failure is not None:
+        raise BackboneWeightsError(
+            f'Could not download the backbone checkpoint {url} '
+            f'({type(failure).__name__}: {failure}). {_download_help(url)}'
+        ) from failure
+    if not osp.isfile(path):
+        raise BackboneWeightsError(
+            f'The backbone checkpoint {url} is not at {path}: the download '
+            f'on rank 0 failed. {_download_help(url)}')
+    return path
+
+
+def read_checkpoint(checkpoint: str) -> dict:
+    """Read a local file or URL with torch's safe loader."""
+    path = _fetch(checkpoint) if _is_url(checkpoint) else \
+        osp.expanduser(checkpoint)
+    if not osp.isfile(path):
+        raise BackboneWeightsError(
+            f'The backbone checkpoint {checkpoint} does not exist. Set '
+            f'`--cfg-options {OVERRIDE}=PATH` to the file (see {DOC}).')
+    try:
+        loaded = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:
+        raise BackboneWeightsError(
+            f'Could not read the backbone checkpoint {path} with torch\'s '
+            f'safe loader ({type(err).__name__}: {err}).') from err
+    if not isinstance(loaded, dict):
+        raise BackboneWeightsError(
+            f'The backbone checkpoint {path} holds a {type(loaded).__name__}, '
+            f'not a dict of tensors.')
+    return loaded
+
+
+def backbone_state_dict(checkpoint: dict) -> OrderedDict[str, torch.Tensor]:
+    """The backbone's tensors of a checkpoint, wrappers and prefixes removed.
+
+    ``state_dict`` / ``model`` entries are unwrapped, ``module.``
+    (DataParallel) is stripped, and when any key starts with ``backbone.``
+    only those keys are kept, without the prefix.
+    """
+    for wrapper in ('state_dict', 'model'):
+        if isinstance(checkpoint.get(wrapper), dict):
+            checkpoint = checkpoint[wrapper]
+            break
+    state = OrderedDict()
+    for key, value in checkpoint.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        if key.startswith('module.'):
+            key = key[len('module.'):]
+        state[key] = value
+    if any(k.startswith('backbone.') for k in state):
+        state = OrderedDict((k[len('backbone.'):], v)
+                            for k, v in state.items()
+                            if k.startswith('backbone.'))
+    return state
+
+
+# --------------------------------------------------------------------------
+# layouts
+# --------------------------------------------------------------------------
+def is_official_swin(state: dict) -> bool:
+    """The layout of the Swin Transformer authors' release."""
+    return 'patch_embed.proj.weight' in state and any(
+        k.startswith('layers.') for k in state)
+
+
+def _mmseg_swin_converter():
+    """``convert_swin`` of mmseg's ``tools/model_converters/swin2mmseg.py``.
+
+    mmseg ships the script in its package data (``mmseg/.mim/tools``; a source
+    checkout has it in ``tools/``); it is loaded from there, not copied.
+    """
+    import mmseg
+    package = osp.dirname(mmseg.__file__)
+    relative = osp.join('tools', 'model_converters', 'swin2mmseg.py')
+    for path in (osp.join(package, '.mim', relative),
+                 osp.join(osp.dirname(package), relative)):
+        if osp.isfile(path):
+            spec = importlib.util.spec_from_file_location(
+                'mmseg_swin2mmseg', path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module.convert_swin
+    raise BackboneWeightsError(
+        f'mmseg\'s Swin converter ({relative}) is not in the installed '
+        f'mmseg ({package}); reinstall mmsegmentation from its wheel.')
+
+
+def official_swin_to_mm(state: dict, num_stages: int = 4) -> OrderedDict:
+    """Official Swin release -> mmseg/mmpretrain Swin keys.
+
+    mmseg's ``convert_swin`` renames the keys (``layers`` -> ``stages``,
+    ``attn`` -> ``attn.w_msa``, ``mlp.fc1/fc2`` -> ``ffn.layers.0.0/1``,
+    ``patch_embed.proj`` -> ``projection``), reorders the patch-merging
+    channels (the official code concatenates the 2x2 neighbours as
+    (0,0), (1,0), (0,1), (1,1); ``nn.Unfold`` in mm's ``PatchMerging`` as
+    (0,0), (0,1), (1,0), (1,1)) and drops ``head.*``. Its final ``norm.*`` is
+    what mmpretrain calls ``norm{num_stages - 1}``.
+    """
+    return rename_final_swin_norm(_mmseg_swin_converter()(state), num_stages)
+
+
+def rename_final_swin_norm(state: dict, num_stages: int = 4) -> OrderedDict:
+    """``norm.*`` (after the last stage) -> ``norm{num_stages - 1}.*``.
+
+    mmpretrain's ``SwinTransformer._load_from_state_dict`` does the same for
+    files without version metadata; doing it here makes the mapping explicit
+    and independent of that metadata.
+    """
+    last = f'norm{num_stages - 1}.'
+    return OrderedDict(
+        (last + k[len('norm.'):] if k.startswith('norm.') else k, v)
+        for k, v in state.items())
+
+
+def to_mm_layout(state: dict, backbone: nn.Module | None = None
+                 ) -> tuple[OrderedDict, str]:
+    """Convert a backbone state dict to the mm layout; return it and the
+    name of the layout it came in. ``backbone`` (when given) is the module
+    that will take it."""
+    num_stages = len(getattr(backbone, 'stages', range(4)))
+    if is_official_swin(state):
+        return official_swin_to_mm(state, num_stages), 'official Swin'
+    if backbone is not None and _class_name(backbone) == 'SwinTransformer':
+        return rename_final_swin_norm(state, num_stages), 'mm'
+    return OrderedDict(state), 'mm'
+
+
+# --------------------------------------------------------------------------
+# loading
+# --------------------------------------------------------------------------
+def _class_name(module: nn.Module) -> str:
+    return type(module).__name__
+
+
+def _rules(table, backbone: nn.Module) -> list[str]:
+    name = _class_name(backbone)
+    return [regex for cls, regex, _ in table if cls in (None, name)]
+
+
+def _matches(key: str, patterns: Iterable[str]) -> bool:
+    return any(re.fullmatch(p, key) for p in patterns)
+
+
+def _short(keys: list[str], limit: int = 20) -> str:
+    shown = ', '.join(keys[:limit])
+    return shown + (f', ... ({len(keys)} in all)' if len(keys) > limit
+                    else '')
+
+
+def load_backbone_weights(backbone: nn.Module,
+                          checkpoint: str,
+                          allow_missing: Iterable[str] = ()) -> dict:
+    """Fill ``backbone`` from ``checkpoint`` or raise BackboneWeightsError.
+
+    Args:
+        backbone: the backbone module.
+        checkpoint: a local path or an http(s) URL.
+        allow_missing: regexes (full match) of backbone keys that the file
+            may lack besides :data:`ALLOWED_ABSENT`: an explicit partial
+            load.
+
+    Returns:
+        ``dict(layout=..., loaded=[keys], absent=[keys], unused=[keys])``.
+    """
+    state = backbone_state_dict(read_checkpoint(checkpoint))
+    if not state:
+        raise BackboneWeightsError(
+            f'The backbone checkpoint {checkpoint} holds no tensors.')
+    state, layout = to_mm_layout(state, backbone)
+    file_keys = set(state)
+    try:
+        result = backbone.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shape mismatches
+        problems = [line.strip() for line in str(err).splitlines()[1:]]
+        raise BackboneWeightsError(
+            f'The backbone checkpoint {checkpoint} ({layout} layout) does '
+            f'not fit {_class_name(backbone)} ({len(problems)} tensors): '
+            + '; '.join(problems[:3]) +
+            ('; ...' if len(problems) > 3 else '') +
+            '. Is it the checkpoint of this architecture?') from err
+    missing = list(result.missing_keys)
+    unexpected = [k for k in result.unexpected_keys
+                  if not _matches(k, _rules(ALLOWED_UNUSED, backbone))]
+    absent_ok = _rules(ALLOWED_ABSENT, backbone) + list(allow_missing)
+    not_filled = [k for k in missing if not _matches(k, absent_ok)]
+    if not_filled or unexpected:
+        lines = [f'The backbone checkpoint {checkpoint} ({layout} layout) '
+                 f'does not fill {_class_name(backbone)}:']
+        if not_filled:
+            lines.append(f'  {len(not_filled)} backbone keys have no value '
+                         f'in the file: {_short(not_filled)}')
+        if unexpected:
+            lines.append(f'  {len(unexpected)} keys of the file fit no '
+                         f'backbone key: {_short(unexpected)}')
+        lines.append(f'  Is it the checkpoint of this architecture? A '
+                     f'deliberate partial load lists the keys it leaves '
+                     f'out in init_cfg.allow_missing (see {DOC}).')
+        raise BackboneWeightsError('\n'.join(lines))
+    own = backbone.state_dict()
+    loaded = [k for k in own if k not in missing and k in file_keys]
+    return dict(layout=layout, loaded=loaded, absent=missing,
+                unused=list(result.unexpected_keys))
+
+
+@WEIGHT_INITIALIZERS.register_module()
+class StrictPretrained:
+    """mmengine weight initializer: every backbone tensor from the file.
+
+    Args:
+        checkpoint: local path or http(s) URL of the checkpoint.
+        allow_missing: regexes of backbone keys the file may lack (an
+            explicit partial load); :data:`ALLOWED_ABSENT` always applies.
+
+    mmengine's ``BaseModule.init_weights`` runs an init_cfg of type
+    ``'Pretrained'`` after the children's own ``init_weights`` and every other
+    type before them. Loaded before them, the weights would be overwritten
+    (mmpretrain's ``WindowMSA.init_weights`` redraws the position bias
+    tables), so this initializer first lets the children initialise
+    themselves, then loads.
+    """
+
+    def __init__(self, checkpoint: str, allow_missing: Iterable[str] = ()):
+        if not checkpoint:
+            raise BackboneWeightsError(
+                'StrictPretrained needs a checkpoint; to train the backbone '
+                'from scratch set init_cfg=None.')
+        self.checkpoint = checkpoint
+        self.allow_missing = tuple(allow_missing)
+
+    def __call__(self, module: nn.Module) -> None:
+        for child in module.children():
+            if hasattr(child, 'init_weights') and not getattr(
+                    child, 'is_init', False):
+                child.init_weights()
+                child.is_init = True
+        report = load_backbone_weights(module, self.checkpoint,
+                                       self.allow_missing)
+        print_log(
+            f'{_class_name(module)}: {len(report["loaded"])} tensors loaded '
+            f'from {self.checkpoint} ({report["layout"]} layout); not in '
+            f'the file (allowed): {_short(report["absent"], 8) or "none"}',
+            logger='current')
+        if hasattr(module, '_params_init_info'):
+            update_init_info(
+                module,
+                init_info=f'StrictPretrained: loaded from {self.checkpoint}')

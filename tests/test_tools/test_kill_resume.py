@@ -1,0 +1,177 @@
+"""A training run killed (SIGKILL) at random moments, also inside a save,
+always resumes and ends with the weights of an uninterrupted run."""
+import os
+import os.path as osp
+import random
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import torch
+
+import mmtlsi  # noqa: F401  (allow-lists mmengine's checkpoint types)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO_CFG = osp.join(REPO, 'configs', 'demo', 'mtlsi_tiny_synthetic-nyud.py')
+MAX_ITERS = 8
+ITER_LINE = re.compile(r'Iter\(train\) \[\s*(\d+)/')
+# a save's fsync sleeps this long, so that kills land inside saves
+SLOW_FSYNC_S = 0.3
+# train.py behind a slowed os.fsync (checkpoint files are fsynced before
+# their rename, so the temporary file exists for at least this long)
+LAUNCHER = f"""
+import os, runpy, sys, time
+_fsync = os.fsync
+def slow_fsync(fd):
+    time.sleep({SLOW_FSYNC_S})
+    _fsync(fd)
+os.fsync = slow_fsync
+sys.argv = [{osp.join(REPO, 'tools', 'train.py')!r}] + sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name='__main__')
+"""
+
+
+def _config(folder):
+    path = osp.join(folder, 'tiny.py')
+    loader = ('num_workers=0, persistent_workers=False, dataset=dict('
+              f'data_root={osp.join(folder, "data")!r}, num_train=6, '
+              'num_val=2, img_size=(48, 64), seed=1)')
+    with open(path, 'w') as f:
+        f.write(textwrap.dedent(f"""
+            _base_ = {DEMO_CFG!r}
+            train_dataloader = dict(batch_size=2, {loader})
+            val_dataloader = dict({loader})
+            test_dataloader = dict({loader})
+            train_cfg = dict(max_iters={MAX_ITERS}, val_interval=1000)
+            param_scheduler = [dict(type='LinearLR', start_factor=0.5,
+                                    begin=0, end=4, by_epoch=False)]
+            default_hooks = dict(
+                logger=dict(interval=1),
+                checkpoint=dict(interval=2, max_keep_ckpts=1,
+                                save_best=None))
+            """))
+    return path
+
+
+def _start(cfg, work_dir, folder):
+    launcher = osp.join(folder, 'launch.py')
+    if not osp.exists(launcher):
+        with open(launcher, 'w') as f:
+            f.write(LAUNCHER)
+    cmd = [sys.executable, launcher, cfg, '--work-dir', work_dir]
+    if osp.exists(osp.join(work_dir, 'last_checkpoint')):
+        cmd.append('--resume')
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _temp_files(work_dir):
+    return [n for n in os.listdir(work_dir) if n.endswith('.tmp')] \
+        if osp.isdir(work_dir) else []
+
+
+class _Log:
+    """Collects a process's output lines as they come, on a thread."""
+
+    def __init__(self, proc):
+        self.lines = []
+        self.thread = threading.Thread(target=self._read, args=(proc,),
+                                       daemon=True)
+        self.thread.start()
+
+    def _read(self, proc):
+        for line in proc.stdout:
+            self.lines.append(line)
+
+    def last_iter(self):
+        done = [int(m[1]) for line in list(self.lines)
+                for m in [ITER_LINE.search(line)] if m]
+        return max(done, default=0)
+
+    def text(self):
+        self.thread.join(timeout=30)
+        return ''.join(self.lines)
+
+
+def _saved_step(work_dir):
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.exists(marker):
+        return 0
+    with open(marker) as f:
+        return int(re.search(r'iter_(\d+)\.pth', f.read())[1])
+
+
+def _final_weights(work_dir):
+    ckpt = torch.load(osp.join(work_dir, f'iter_{MAX_ITERS}.pth'),
+                      map_location='cpu', weights_only=True)
+    assert ckpt['meta']['iter'] == MAX_ITERS
+    return ckpt['state_dict']
+
+
+def test_sigkill_at_random_moments_then_resume_matches(tmp_path):
+    folder = str(tmp_path)
+    cfg = _config(folder)
+    ref_dir = osp.join(folder, 'ref')
+    proc = _start(cfg, ref_dir, folder)
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-3000:]
+    reference = _final_weights(ref_dir)
+
+    rng = random.Random(20261202)
+    work_dir = osp.join(folder, 'killed')
+    # when each run is killed: while a checkpoint is being written; at a
+    # random moment of the start-up; a random time after a random iteration
+    moments = ['save', 'startup'] + ['iteration'] * 3
+    kills = []                         # (moment, detail, inside a save)
+    for moment in moments:
+        resumed_at = _saved_step(work_dir)
+        leftover = set(_temp_files(work_dir))  # removed once training starts
+        proc = _start(cfg, work_dir, folder)
+        log = _Log(proc)
+        if moment == 'save':
+            detail = 'first temporary file'
+            while proc.poll() is None and not _temp_files(work_dir):
+                time.sleep(0.002)
+        elif moment == 'startup':
+            delay = rng.uniform(0.5, 3.0)
+            detail = f'{delay:.2f} s after start'
+            time.sleep(delay)
+        else:
+            target = rng.randint(resumed_at + 1, MAX_ITERS - 1)
+            delay = rng.uniform(0.0, 0.4)
+            detail = f'{delay:.2f} s after iteration {target}'
+            while proc.poll() is None and log.last_iter() < target:
+                time.sleep(0.002)
+            time.sleep(delay)
+        assert proc.poll() is None, (moment, detail, log.text()[-3000:])
+        in_save = bool(set(_temp_files(work_dir)) - leftover)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        log.text()
+        kills.append((moment, detail, in_save))
+        # a loadable checkpoint is always left once one was written
+        if osp.exists(osp.join(work_dir, 'last_checkpoint')):
+            with open(osp.join(work_dir, 'last_checkpoint')) as f:
+                named = f.read().strip()
+            assert osp.isfile(named), (kills, os.listdir(work_dir))
+            torch.load(named, map_location='cpu', weights_only=True)
+
+    assert len(kills) == len(moments), kills
+    assert kills[0][2], f'the first kill was not inside a save: {kills}'
+    proc = _start(cfg, work_dir, folder)
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-3000:]
+    assert not _temp_files(work_dir), os.listdir(work_dir)
+    resumed = _final_weights(work_dir)
+    assert resumed.keys() == reference.keys()
+    for key, value in reference.items():
+        assert torch.equal(resumed[key], value), (key, kills)
+    print('kills (moment, when, inside a save):', kills)
+    # max_keep_ckpts=1: exactly the last checkpoint is left
+    assert sorted(n for n in os.listdir(work_dir) if n.endswith('.pth')) \
+        == [f'iter_{MAX_ITERS}.pth']
