@@ -90,3 +90,133 @@ def test_main_on_config(tmp_path):
     assert saved['batch_size'] == 2 and saved['shape'] == [16, 24]
     assert saved['images_per_s'] == pytest.approx(result['images_per_s'])
     assert saved['device'] == 'cpu' and saved['amp'] is False
+
+
+def test_cpu_bf16_support_reads_flags(tmp_path):
+    bench = load_tool()
+    info = tmp_path / 'cpuinfo'
+    flags = 'flags\t\t: fpu avx2 avx512f avx512_bf16\n'
+    info.write_text('processor\t: 0\nmodel name\t: Some CPU\n' + flags +
+                    '\nprocessor\t: 1\n' + flags)
+    r = bench.cpu_bf16_support(str(info))
+    assert r == dict(native=True, flags=['avx512_bf16'], model='Some CPU')
+    info.write_text('model name\t: Old CPU\nflags\t\t: fpu avx2 avx512f\n')
+    assert bench.cpu_bf16_support(str(info))['native'] is False
+    assert bench.cpu_bf16_support(str(tmp_path / 'none'))['native'] is None
+
+
+def test_latency_stats_by_hand():
+    bench = load_tool()
+    r = bench.latency_stats([0.3, 0.1, 0.2, 0.4], batch_size=2)
+    assert r['latency_ms_mean'] == pytest.approx(250)
+    assert r['latency_ms_median'] == pytest.approx(250)
+    assert r['latency_ms_min'] == pytest.approx(100)
+    assert r['latency_ms_p90'] == pytest.approx(400)
+    assert r['images_per_s'] == pytest.approx(2 / 0.25)
+
+
+def test_measure_train_splits_data_wait(monkeypatch):
+    """A fake clock: each batch takes 0.1 s to arrive, each step 0.3 s."""
+    bench = load_tool()
+    clock = [0.0]
+    monkeypatch.setattr(bench.time, 'perf_counter', lambda: clock[0])
+
+    def loader():
+        while True:
+            clock[0] += 0.1
+            yield 'batch'
+
+    steps = []
+
+    def step(data):
+        assert data == 'batch'
+        clock[0] += 0.3
+        steps.append(data)
+
+    r = bench.measure_train(step, loader(), batch_size=4, repeat=3,
+                            warmup=2)
+    assert len(steps) == 5
+    assert r['data_wait_fraction'] == pytest.approx(0.25)
+    assert r['data_wait_ms_mean'] == pytest.approx(100)
+    assert r['latency_ms_mean'] == pytest.approx(400)
+    assert r['images_per_s'] == pytest.approx(4 / 0.4)
+    assert r['peak_memory_mib'] > 0 and 'process peak' in r['memory_method']
+
+
+def test_synthetic_twin_and_crop(tmp_path):
+    from mmengine.config import Config
+    bench = load_tool()
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/mtlsi/swin-t_nyud.py'))
+    ds = bench.synthetic_train_dataset(cfg, str(tmp_path), num_images=5)
+    assert ds.type == 'SyntheticNYUDv2Dataset'
+    assert ds.img_size == (480, 640) and ds.num_train == 5
+    assert ds.data_root == osp.join(str(tmp_path), 'nyud_480x640_5')
+    assert ds.pipeline == cfg.train_dataloader.dataset.pipeline
+    bench.set_crop_size(cfg, (224, 256))
+    crops = [t['crop_size'] for t in cfg.train_dataloader.dataset.pipeline
+             if 'crop_size' in t]
+    assert crops == [(224, 256)]
+    assert cfg.model.data_preprocessor['size'] == (224, 256)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/mtlsi/hrnet18_pascal.py'))
+    ds = bench.synthetic_train_dataset(cfg, str(tmp_path), (100, 120))
+    assert ds.type == 'SyntheticPascalContextDataset'
+    assert ds.img_size == (100, 120)
+    cfg.train_dataloader.dataset.type = 'SomeOtherDataset'
+    with pytest.raises(ValueError, match='hrnet18_pascal.py.*SomeOther'):
+        bench.synthetic_train_dataset(cfg, str(tmp_path))
+
+
+def test_train_mode_steps_the_optimizer(tmp_path):
+    """One real training step of the demo model on its own pipeline: the
+    weights move and the result is reported."""
+    from mmengine.config import Config
+    bench = load_tool()
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs/demo/mtlsi_tiny_synthetic-nyud.py'))
+    cfg.train_dataloader.dataset.data_root = str(tmp_path / 'data')
+    cfg.train_dataloader.dataset.num_train = 4
+    cfg.train_dataloader.dataset.num_val = 1
+    model = bench.build_model(cfg)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    loader = bench.build_train_loader(
+        cfg, cfg.train_dataloader.dataset, batch_size=2, num_workers=0)
+    step = bench.make_train_step(model, cfg, 'cpu')
+    batches = iter(loader)
+    r = bench.measure_train(step, batches, 2, 'cpu', repeat=1, warmup=0)
+    assert r['images_per_s'] > 0 and 0 <= r['data_wait_fraction'] < 1
+    after = model.state_dict()
+    moved = [k for k in before if before[k].dtype.is_floating_point
+             and not torch.equal(before[k], after[k])]
+    assert any(k.startswith('backbone.') for k in moved)
+    assert any(k.startswith('decode_head.fusion.') for k in moved)
+    loss = step(next(batches))
+    assert torch.isfinite(loss)
+
+
+@pytest.mark.parametrize('mode', ['predict', 'train'])
+def test_demo_model_under_cpu_bf16_autocast(tmp_path, mode):
+    """``--amp`` on a CPU (bfloat16 autocast) runs the whole model, in
+    inference and in a training step."""
+    from mmengine.config import Config
+    bench = load_tool()
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs/demo/mtlsi_tiny_synthetic-nyud.py'))
+    model = bench.build_model(cfg)
+    if mode == 'predict':
+        fn = bench.make_predict_fn(model, (64, 96), 2)
+        r = bench.measure(fn, 2, repeat=1, warmup=0, amp=True)
+        assert r['images_per_s'] > 0
+        with torch.no_grad(), bench.autocast_context(
+                torch.device('cpu'), True):
+            out = fn()
+        assert out[0].pred_depth_map.data.isfinite().all()
+        return
+    cfg.train_dataloader.dataset.update(
+        data_root=str(tmp_path / 'data'), num_train=2, num_val=1)
+    loader = bench.build_train_loader(cfg, cfg.train_dataloader.dataset, 2, 0)
+    step = bench.make_train_step(model, cfg, 'cpu', amp=True)
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = step(next(iter(loader)))
+    assert torch.isfinite(loss)
+    assert any(not torch.equal(a, b)
+               for a, b in zip(before, model.parameters()))

@@ -5,6 +5,7 @@ import copy
 from typing import Mapping, Sequence
 
 import torch
+import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
@@ -54,6 +55,10 @@ class MTLSIHead(BaseModule):
         ffn_ratio: CWIB FFN width as a multiple of d.
         cwib: further keyword arguments of every :class:`CWIB`
             (``rel_pos_bias``).
+        distiller_cwib: False drops the distiller and CWIB (an ablation,
+            "PD + fusion"): each task's fused tokens, as a (d, H/8, W/8) map
+            upsampled to P_t's size, are added to P_t before its output
+            decoder.
         coarse_loss_weight: factor on the coarse predictions' losses.
     """
 
@@ -67,6 +72,7 @@ class MTLSIHead(BaseModule):
                  distiller_hidden: int | None = None,
                  ffn_ratio: float = 4.0,
                  cwib: dict | None = None,
+                 distiller_cwib: bool = True,
                  coarse_loss_weight: float = 1.0,
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg=None):
@@ -88,6 +94,8 @@ class MTLSIHead(BaseModule):
                 t: ConvModule(channels + s.out_channels, channels, 1,
                               norm_cfg=norm_cfg, act_cfg=None)
                 for t, s in self.task_specs.items()})
+        self.distiller_cwib = self.refine and distiller_cwib
+        if self.distiller_cwib:
             self.distillers = nn.ModuleDict({
                 t: SemanticTokenDistiller(channels, num_tokens,
                                           distiller_hidden)
@@ -96,6 +104,7 @@ class MTLSIHead(BaseModule):
                 t: CWIB(channels, num_heads, tuple(window_size), num_tokens,
                         ffn_ratio, **(cwib or {}))
                 for t in self.tasks})
+        if self.refine:
             self.output = nn.ModuleDict({
                 t: TaskDecoder([channels], channels, s.out_channels,
                                norm_cfg=norm_cfg, **(output_decoder or {}))
@@ -115,10 +124,24 @@ class MTLSIHead(BaseModule):
              for t in self.tasks]
         fused = self.fusion(f)                                 # (B, N, d)
         final = {}
-        for t in self.tasks:
-            x = self.cwibs[t](feats[t], self.distillers[t](fused))
+        for i, t in enumerate(self.tasks):
+            if self.distiller_cwib:
+                x = self.cwibs[t](feats[t], self.distillers[t](fused))
+            else:
+                x = feats[t] + self._task_map(fused, i, feats[t])
             final[t] = self.output[t]([x])[1]
         return dict(final=final, coarse=coarse)
+
+    def _task_map(self, fused: Tensor, index: int, like: Tensor) -> Tensor:
+        """Task ``index``'s tokens of ``fused`` (B, T*h*w, d), tasks
+        concatenated on tokens, h = ceil(H/2), as a map the size of ``like``
+        (B, d, H, W), bilinearly upsampled."""
+        b, d, height, width = like.shape
+        h, w = -(-height // 2), -(-width // 2)
+        tokens = fused.view(b, len(self.tasks), h * w, d)[:, index]
+        grid = tokens.transpose(1, 2).reshape(b, d, h, w)
+        return F.interpolate(grid, size=(height, width), mode='bilinear',
+                             align_corners=self.align_corners)
 
     def loss_by_feat(self, outputs: Mapping[str, dict],
                      targets: Mapping[str, Tensor]) -> dict:

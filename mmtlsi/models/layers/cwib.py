@@ -128,7 +128,9 @@ class CWIB(BaseModule):
         # Linear(Concat(O_w, O_c)) as two products, without the concat
         w_merge = self.merge.weight
         z = F.linear(o_w, w_merge[:, :c], self.merge.bias)
-        z = z.view(-1, c).addmm_(o_c.view(-1, c), w_merge[:, c:].t())
+        # (addmm_ is not autocast: under it z is in the autocast dtype)
+        z = z.view(-1, c).addmm_(o_c.view(-1, c).to(z.dtype),
+                                 w_merge[:, c:].t().to(z.dtype))
         z = z.view(b, h * w, c).add_(p)
         x = self.ffn(self.norm_z(z)).add_(z)
         return x.view(b, h, w, c).permute(0, 3, 1, 2)
