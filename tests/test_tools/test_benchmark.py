@@ -1,6 +1,7 @@
 import importlib.util
 import json
 import os.path as osp
+import time
 
 import pytest
 import torch
@@ -68,6 +69,9 @@ def test_cpu_peak_memory_sees_an_allocation():
     with bench.CpuPeakMemory() as mem:
         block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
         block += 1
+        # alive for many sampling intervals: the sampler thread must get the
+        # core at least once while the block exists, even on a busy machine
+        time.sleep(0.3)
         del block
     if mem.method.startswith('rss'):
         assert mem.peak_mib > 32
