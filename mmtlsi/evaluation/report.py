@@ -47,6 +47,7 @@ import os.path as osp
 from typing import Iterable, Mapping, Sequence
 
 from mmtlsi.tasks import TASK_SPECS, TaskSpec, get_task_spec
+from mmtlsi.utils.files import naming_path
 
 __all__ = ['task_column', 'results_record', 'format_results_table',
            'dump_results', 'load_results', 'comparison_table']
@@ -217,9 +218,9 @@ def dump_results(path_prefix: str, metrics: Mapping,
     d = osp.dirname(osp.abspath(path_prefix))
     os.makedirs(d, exist_ok=True)
     json_path, md_path = path_prefix + '.json', path_prefix + '.md'
-    with open(json_path, 'w', encoding='utf-8') as f:
+    with naming_path(json_path), open(json_path, 'w', encoding='utf-8') as f:
         json.dump(rec, f, indent=2, ensure_ascii=False)
-    with open(md_path, 'w', encoding='utf-8') as f:
+    with naming_path(md_path), open(md_path, 'w', encoding='utf-8') as f:
         f.write(comparison_table([rec], 'markdown') + '\n')
     return json_path, md_path
 

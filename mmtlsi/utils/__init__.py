@@ -1,4 +1,5 @@
 from .arrays import to_numpy
 from .complexity import count_flops, count_parameters
+from .files import naming_path
 
-__all__ = ['count_flops', 'count_parameters', 'to_numpy']
+__all__ = ['count_flops', 'count_parameters', 'naming_path', 'to_numpy']

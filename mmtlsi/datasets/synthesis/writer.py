@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 from mmengine.logging import MMLogger
 
+from mmtlsi.utils.files import naming_path
+
 from .scene import render_scene, sample_scene
 
 MARKER = 'synthetic.json'
@@ -40,25 +42,34 @@ OBJECT_CLASS_IND = dict(cabinet=18, table=11, box=20, ball=5)  # VOC ids
 # --------------------------------------------------------------------------
 # writers
 # --------------------------------------------------------------------------
+def _write_bytes(path: str, data: bytes) -> None:
+    with naming_path(path), open(path, 'wb') as f:
+        f.write(data)
+
+
+def _write_text(path: str, text: str) -> None:
+    with naming_path(path), open(path, 'w', encoding='utf-8') as f:
+        f.write(text)
+
+
 def _write_png(path: str, arr: np.ndarray) -> None:
     if arr.ndim == 3:
         arr = arr[..., ::-1]            # RGB -> BGR for OpenCV
     ok, buf = cv2.imencode('.png', np.ascontiguousarray(arr))
     assert ok, path
-    with open(path, 'wb') as f:
-        f.write(buf.tobytes())
+    _write_bytes(path, buf.tobytes())
 
 
 def _write_jpg(path: str, rgb: np.ndarray) -> None:
     ok, buf = cv2.imencode('.jpg', np.ascontiguousarray(rgb[..., ::-1]),
                            [cv2.IMWRITE_JPEG_QUALITY, 95])
     assert ok, path
-    with open(path, 'wb') as f:
-        f.write(buf.tobytes())
+    _write_bytes(path, buf.tobytes())
 
 
 def _write_npy(path: str, arr: np.ndarray) -> None:
-    np.save(path, arr)
+    with naming_path(path):
+        np.save(path, arr)
 
 
 def write_mat(path: str, variables: dict) -> None:
@@ -70,8 +81,7 @@ def write_mat(path: str, variables: dict) -> None:
     data = bytearray(buf.getvalue())
     header = b'MATLAB 5.0 MAT-file, written by mmtlsi'
     data[:116] = header.ljust(116, b' ')
-    with open(path, 'wb') as f:
-        f.write(bytes(data))
+    _write_bytes(path, bytes(data))
 
 
 def encode_normals(normals: np.ndarray) -> np.ndarray:
@@ -193,8 +203,8 @@ def generate_synthetic_dataset(root: str, kind: str = 'nyud',
     for split, count in (('train', num_train), ('val', num_val)):
         ids = [f'{split}_{i:05d}' for i in range(count)]
         split_dir = 'gt_sets' if kind == 'nyud' else 'ImageSets/Context'
-        with open(osp.join(root, split_dir, split + '.txt'), 'w') as f:
-            f.write(''.join(i + '\n' for i in ids))
+        _write_text(osp.join(root, split_dir, split + '.txt'),
+                    ''.join(i + '\n' for i in ids))
         for i, img_id in enumerate(ids):
             rng = _sample_rng(seed, split, i)
             with_person = kind == 'pascal' and rng.random() < person_prob
@@ -212,8 +222,8 @@ def generate_synthetic_dataset(root: str, kind: str = 'nyud',
                 normals='camera frame: x right, y up, z towards the camera',
                 classes=list(NYUD_CLASSES if kind == 'nyud'
                              else PASCAL_CLASSES))
-    with open(osp.join(root, MARKER), 'w') as f:
-        json.dump(info, f, indent=1, sort_keys=True)
+    _write_text(osp.join(root, MARKER),
+                json.dumps(info, indent=1, sort_keys=True))
     return info
 
 
