@@ -1,7 +1,6 @@
 import importlib.util
 import json
 import os.path as osp
-import time
 
 import pytest
 import torch
@@ -64,17 +63,35 @@ def test_measure_consistent():
         bench.measure(lambda: None, 1, repeat=0)
 
 
+_PEAK_PROBE = """
+import importlib.util, json, sys, time
+import torch
+spec = importlib.util.spec_from_file_location('bench', sys.argv[1])
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+with bench.CpuPeakMemory() as mem:
+    block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+    block += 1
+    time.sleep(0.3)  # many sampling intervals, even on a busy machine
+    del block
+print(json.dumps(dict(method=mem.method, peak=mem.peak_mib)))
+"""
+
+
 def test_cpu_peak_memory_sees_an_allocation():
-    bench = load_tool()
-    with bench.CpuPeakMemory() as mem:
-        block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
-        block += 1
-        # alive for many sampling intervals: the sampler thread must get the
-        # core at least once while the block exists, even on a busy machine
-        time.sleep(0.3)
-        del block
-    if mem.method.startswith('rss'):
-        assert mem.peak_mib > 32
+    # In a fresh process: a long-lived one (a pytest worker) may hold freed
+    # memory that is still resident and gets reused, so its RSS need not grow.
+    import subprocess
+    import sys
+    path = osp.join(ROOT, 'tools', 'analysis_tools', 'benchmark.py')
+    out = subprocess.run([sys.executable, '-c', _PEAK_PROBE, path],
+                         capture_output=True, text=True, check=True,
+                         cwd=ROOT).stdout
+    res = json.loads(out.strip().splitlines()[-1])
+    if res['method'].startswith('rss'):
+        assert 48 < res['peak'] < 256
+    else:
+        assert res['peak'] > 32
 
 
 def test_main_on_config(tmp_path):
