@@ -7,7 +7,9 @@ tasks = ['semseg', 'human_parts', 'normals', 'sal', 'edge']
 task_cfg = dict(
     semseg=dict(num_classes=21),
     human_parts=dict(num_classes=7),
-    edge=dict(max_dist=0.0075),
+    # edge positives weighted 0.95, as in ATRC and InvPT (docs/model.md)
+    edge=dict(max_dist=0.0075,
+              loss=dict(type='BalancedBCELoss', pos_weight=0.95)),
 )
 
 train_pipeline = [
