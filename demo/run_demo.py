@@ -78,7 +78,7 @@ def constant_baseline(cfg_path, cfg_options, out_dir):
     from mmseg.registry import DATASETS, METRICS
     from tqdm import tqdm
 
-    from mmtlsi.engine.config_utils import (
+    from mmtlsi.apis.run_config import (
         merge_cfg_options,
         parse_cfg_options,
     )

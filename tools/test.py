@@ -20,7 +20,7 @@ from mmseg.registry import RUNNERS
 
 from mmtlsi.engine import init_cpu_process_group_if_needed
 from mmtlsi.engine.benchmark_table import write_benchmark_table
-from mmtlsi.engine.config_utils import (
+from mmtlsi.apis.run_config import (
     ConfigOptionError,
     add_run_arguments,
     build_run_config,

@@ -19,7 +19,7 @@ from mmtlsi.engine import (
     find_resume_checkpoint,
     init_cpu_process_group_if_needed,
 )
-from mmtlsi.engine.config_utils import (
+from mmtlsi.apis.run_config import (
     ConfigOptionError,
     add_run_arguments,
     build_run_config,

@@ -13,33 +13,12 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
-from mmseg.registry import DATASETS, MODELS
+from mmseg.registry import DATASETS
 from mmseg.structures import SegDataSample
 
+from .builder import build_model
+
 ImageType = Union[str, Path, np.ndarray]
-
-
-def _to_config(config: Union[str, Path, Config]) -> Config:
-    if isinstance(config, (str, Path)):
-        return Config.fromfile(str(config))
-    if isinstance(config, Config):
-        return copy.deepcopy(config)
-    raise TypeError(f'config must be a file name or a Config, '
-                    f'got {type(config)}')
-
-
-def drop_pretrained_weights(model_cfg) -> None:
-    """Remove what would make the backbone fetch pretrained weights
-    (``init_cfg``, ``pretrained``), in place."""
-    if 'pretrained' in model_cfg:
-        model_cfg.pretrained = None
-    backbone = model_cfg.get('backbone')
-    if backbone is not None:
-        if 'init_cfg' in backbone:
-            backbone.init_cfg = None
-        if 'pretrained' in backbone:
-            backbone.pretrained = None if not isinstance(
-                backbone.pretrained, bool) else False
 
 
 def _dataset_metainfo(cfg: Config) -> dict:
@@ -79,15 +58,9 @@ def init_model(config: Union[str, Path, Config],
         and ``model.dataset_meta`` (from the checkpoint's meta, else the test
         dataset class's ``METAINFO``, else ``{}``).
     """
-    cfg = _to_config(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    if checkpoint is not None:
-        drop_pretrained_weights(cfg.model)
-    if 'train_cfg' in cfg.model:
-        cfg.model.train_cfg = None
-    model = MODELS.build(cfg.model)
+    model = build_model(config, cfg_options,
+                        drop_pretrained=checkpoint is not None)
+    cfg = model.cfg
     dataset_meta = None
     if checkpoint is not None:
         ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
@@ -98,10 +71,7 @@ def init_model(config: Union[str, Path, Config],
             warnings.warn('the checkpoint has no dataset_meta; using the '
                           'test dataset\'s METAINFO', stacklevel=2)
     model.dataset_meta = dataset_meta
-    model.cfg = cfg
-    model.to(device)
-    model.eval()
-    return model
+    return model.to(device)
 
 
 def get_test_pipeline_cfg(cfg: Config, from_array: bool = False) -> list:

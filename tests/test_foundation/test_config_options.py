@@ -4,7 +4,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmtlsi.engine.config_utils import (
+from mmtlsi.apis.run_config import (
     ConfigOptionError,
     build_run_config,
     check_cfg_options,

@@ -115,7 +115,7 @@ def test_data_root_option_repoints_every_dataloader(trained, tmp_path):
     # print_config shows the config as written; the tools re-point loaders
     from mmengine.config import Config
 
-    from mmtlsi.engine.config_utils import set_data_root
+    from mmtlsi.apis.run_config import set_data_root
     cfg = Config.fromfile(trained['cfg'])
     assert set_data_root(cfg, '/elsewhere') == [
         'train_dataloader', 'val_dataloader', 'test_dataloader']

@@ -60,7 +60,7 @@ from typing import Callable, Dict, Optional
 import torch
 
 import mmtlsi  # noqa: F401  (applies mmtlsi.compat before mmseg)
-from mmtlsi.engine.config_utils import merge_cfg_options
+from mmtlsi.apis.run_config import merge_cfg_options
 
 
 # --------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from mmengine import Config, DictAction
 from mmengine.registry import init_default_scope
 
 import mmtlsi  # noqa: F401
-from mmtlsi.engine.config_utils import merge_cfg_options
+from mmtlsi.apis.run_config import merge_cfg_options
 from mmtlsi.models import optimize_for_inference
 from mmtlsi.registry import MODELS
 from mmtlsi.utils import count_flops, count_parameters

@@ -13,7 +13,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 import mmtlsi  # noqa: F401
-from mmtlsi.engine.config_utils import merge_cfg_options
+from mmtlsi.apis.run_config import merge_cfg_options
 from mmtlsi.visualization import MultiTaskVisualizer
 
 

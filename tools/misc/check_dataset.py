@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from mmtlsi.datasets.decoders import decode, read_label_map, read_png_array
 from mmtlsi.datasets.transforms.loading import check_class_ids
-from mmtlsi.engine.config_utils import merge_cfg_options
+from mmtlsi.apis.run_config import merge_cfg_options
 from mmtlsi.registry import DATASETS
 
 ALIASES = dict(nyud='NYUDv2Dataset', pascal='PascalContextMTDataset')

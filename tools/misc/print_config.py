@@ -4,7 +4,7 @@ import argparse
 from mmengine.config import Config, DictAction
 
 import mmtlsi  # noqa: F401
-from mmtlsi.engine.config_utils import merge_cfg_options
+from mmtlsi.apis.run_config import merge_cfg_options
 
 
 def parse_args():

@@ -1,5 +1,5 @@
-"""Building the config of a run: shared by ``tools/train.py`` and
-``tools/test.py``.
+"""Building the config of a run from a file and ``--cfg-options``: shared
+by every tool and by :mod:`mmtlsi.apis`.
 
 ``--cfg-options KEY=VALUE`` may only change keys the config has; a key it
 does not have is refused before anything runs, with the closest known key.
