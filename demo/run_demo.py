@@ -82,7 +82,7 @@ def constant_baseline(cfg_path, cfg_options, out_dir):
         merge_cfg_options,
         parse_cfg_options,
     )
-    from mmtlsi.engine.constant_baseline import ConstantPredictor
+    from mmtlsi.evaluation.constant_baseline import ConstantPredictor
     from mmtlsi.evaluation.report import dump_results
     from mmtlsi.tasks import build_task_specs
 

@@ -142,7 +142,6 @@ class TaskSpec:
         options = dict(self.metric_options)
         options.update(fields.pop('metric_options', None) or {})
         kind = fields.get('metric_kind', self.metric_kind)
-        option_names = set(options) | set(_metric_kind_options(kind))
         for key, value in overrides.items():
             if key in known:
                 continue
@@ -152,9 +151,11 @@ class TaskSpec:
                         f'task {self.name!r}: num_classes is set, but its '
                         f'output is {self.output!r}, not classes')
                 fields['out_channels'] = int(value)
-            elif key in option_names:
+            elif key in options or \
+                    key in _METRIC_KIND_OPTIONS.get(kind, ()):
                 options[key] = value
             else:
+                option_names = set(options) | set(_metric_kind_options(kind))
                 raise ValueError(
                     f'task {self.name!r}: unknown setting {key!r}; settings '
                     f'are TaskSpec fields, num_classes, or options of its '
@@ -164,11 +165,36 @@ class TaskSpec:
         return dataclasses.replace(self, metric_options=options, **fields)
 
 
-def _metric_kind_options(kind: str) -> tuple:
-    """Option names of metric kind ``kind`` (none if it is not registered)."""
-    # the kinds live with the metric, which itself reads this module
-    from mmtlsi.evaluation.metrics.metric_kinds import METRIC_KINDS
-    return tuple(getattr(METRIC_KINDS.get(kind), 'options', ()))
+_METRIC_KIND_OPTIONS: dict[str, tuple[str, ...]] = {}
+
+#: metric kind -> the option names it reads from ``metric_options``. The
+#: kinds live with the evaluation, above this module: each one adds itself
+#: here when it is registered (``register_metric_kind`` of
+#: :mod:`mmtlsi.evaluation.metrics`), so this module imports no kind.
+METRIC_KIND_OPTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    _METRIC_KIND_OPTIONS)
+
+
+def register_metric_kind_options(kind: str, options: Iterable[str]) -> None:
+    """Declare the option names of metric kind ``kind``, so that
+    :meth:`TaskSpec.with_overrides` accepts them as task settings."""
+    options = tuple(options)
+    old = _METRIC_KIND_OPTIONS.get(kind)
+    if old is not None and old != options:
+        raise KeyError(f'metric kind {kind!r} already has the options '
+                       f'{list(old)}, not {list(options)}')
+    _METRIC_KIND_OPTIONS[kind] = options
+
+
+def _metric_kind_options(kind: str) -> tuple[str, ...]:
+    """Option names of metric kind ``kind``; an error naming the known
+    kinds when it is not registered."""
+    if kind not in _METRIC_KIND_OPTIONS:
+        raise ValueError(
+            f'metric kind {kind!r} is not registered (known: '
+            f'{", ".join(_METRIC_KIND_OPTIONS) or "none"}; a kind registers '
+            f'when its module is imported, e.g. mmtlsi.evaluation)')
+    return _METRIC_KIND_OPTIONS[kind]
 
 
 def _label_map_task(**fields) -> TaskSpec:

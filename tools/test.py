@@ -19,7 +19,7 @@ from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 from mmtlsi.engine import init_cpu_process_group_if_needed
-from mmtlsi.engine.benchmark_table import write_benchmark_table
+from mmtlsi.evaluation.report import write_benchmark_table
 from mmtlsi.apis.run_config import (
     ConfigOptionError,
     add_run_arguments,

@@ -4,15 +4,17 @@ API (used by ``tools/test.py`` and
 ``tools/analysis_tools/collect_results.py``)::
 
     record = results_record(metrics, tasks=None, params_head=None,
-                            params_total=None, flops=None, name='')
+                            params_total=None, macs=None, name='')
     text = format_results_table(metrics, tasks=None, params_head=None,
-                                params_total=None, flops=None, name='',
+                                params_total=None, macs=None, name='',
                                 fmt='text')          # or 'markdown'
     json_path, md_path = dump_results(path_prefix, metrics, tasks=None,
                                       params_head=None, params_total=None,
-                                      flops=None, name='')
+                                      macs=None, name='')
     record = load_results('run.json')
     table = comparison_table([record1, record2, ...], fmt='markdown')
+    text, json_path, md_path = write_benchmark_table(
+        runner, cfg, metrics, name, out_dir)   # a tested model's table
 
 - ``metrics``: the dict ``MultiTaskMetric`` returns (``'semseg/mIoU'``, ...);
   keys with an evaluator prefix such as ``'test/semseg/mIoU'`` are accepted.
@@ -22,7 +24,9 @@ API (used by ``tools/test.py`` and
   a main metric in ``metrics``.
 - ``params_head``: parameters excluding the backbone (the paper's "Params");
   ``params_total``: all parameters; counts of parameters (not millions).
-- ``flops``: FLOPs of the whole network (a count; shown in G).
+- ``macs``: multiply-adds of one forward of the whole network (a count;
+  shown in G as ``MACs (G)``; what mmengine's and fvcore's counters call
+  "FLOPs", :func:`mmtlsi.utils.count_flops`).
 - ``name``: the row label (model / config).
 
 Columns: one per task, its spec's main metric (``spec.metric_key``) under
@@ -30,12 +34,12 @@ Columns: one per task, its spec's main metric (``spec.metric_key``) under
 ``spec.decimals`` decimals (Seg. mIoU↑, Depth RMSE↓, Normal mErr↓, Bound.
 odsF↑, Parsing mIoU↑, Sal. maxF↑ for the built-in tasks); then Δm↑ (%) when
 ``multi_task/delta_m`` is present, Params (M, head), Params total (M) when
-given, FLOPs (G).
+given, MACs (G).
 
 The JSON record holds ``name``, ``tasks``, ``task_columns`` (per task: metric
 key, title, direction, decimals, so that a record is shown without its
 specs), ``columns`` (the shown values), ``metrics`` (every metric, numbers
-only), ``params_head``, ``params_total``, ``flops``; ``comparison_table``
+only), ``params_head``, ``params_total``, ``macs``; ``comparison_table``
 builds Table I-like comparisons from several.
 """
 from __future__ import annotations
@@ -46,13 +50,20 @@ import os
 import os.path as osp
 from typing import Iterable, Mapping, Sequence
 
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+
 from mmtlsi.tasks import TASK_SPECS, TaskSpec, get_task_spec
+from mmtlsi.utils.complexity import count_flops, count_parameters
 from mmtlsi.utils.files import naming_path
 
 __all__ = ['task_column', 'results_record', 'format_results_table',
-           'dump_results', 'load_results', 'comparison_table']
+           'dump_results', 'load_results', 'comparison_table',
+           'macs_input_shape', 'write_benchmark_table']
 
 DELTA_KEY = 'multi_task/delta_m'
+#: header of the multiply-add column (in 1e9)
+MACS_HEADER = 'MACs (G)'
 
 
 def task_column(spec: TaskSpec) -> dict:
@@ -99,7 +110,7 @@ def results_record(metrics: Mapping,
                    tasks: Sequence[str] | Mapping[str, TaskSpec] | None = None,
                    params_head: int | None = None,
                    params_total: int | None = None,
-                   flops: float | None = None, name: str = '') -> dict:
+                   macs: float | None = None, name: str = '') -> dict:
     """The JSON-serialisable record of one run."""
     specs = _task_specs(tasks)
     m = _strip_prefix(metrics, specs)
@@ -115,16 +126,7 @@ def results_record(metrics: Mapping,
                  if _number(v) is not None},
         params_head=None if params_head is None else int(params_head),
         params_total=None if params_total is None else int(params_total),
-        flops=None if flops is None else float(flops))
-
-
-def _record_columns(record: dict) -> dict:
-    """task -> column of a record (records without ``task_columns``, from
-    earlier versions, take them from the registered specs)."""
-    cols = record.get('task_columns')
-    if cols is not None:
-        return cols
-    return {t: task_column(get_task_spec(t)) for t in record['tasks']}
+        macs=None if macs is None else float(macs))
 
 
 def _fmt(v, decimals):
@@ -134,21 +136,21 @@ def _fmt(v, decimals):
 def _rows(records: Sequence[dict]):
     columns = {}
     for r in records:
-        for t, col in _record_columns(r).items():
+        for t, col in r['task_columns'].items():
             columns.setdefault(t, col)
     header = ['Model'] + [_header(c) for c in columns.values()]
     show_dm = any(r.get('delta_m') is not None for r in records)
     show_ph = any(r.get('params_head') is not None for r in records)
     show_pt = any(r.get('params_total') is not None for r in records)
-    show_fl = any(r.get('flops') is not None for r in records)
+    show_macs = any(r.get('macs') is not None for r in records)
     if show_dm:
         header.append('Δm ↑ (%)')
     if show_ph:
         header.append('Params (M)')
     if show_pt:
         header.append('Params total (M)')
-    if show_fl:
-        header.append('FLOPs (G)')
+    if show_macs:
+        header.append(MACS_HEADER)
     rows = []
     for r in records:
         m = r.get('metrics', {})
@@ -163,9 +165,9 @@ def _rows(records: Sequence[dict]):
         if show_pt:
             pt = r.get('params_total')
             row.append(_fmt(None if pt is None else pt / 1e6, 2))
-        if show_fl:
-            fl = r.get('flops')
-            row.append(_fmt(None if fl is None else fl / 1e9, 1))
+        if show_macs:
+            macs = r.get('macs')
+            row.append(_fmt(None if macs is None else macs / 1e9, 1))
         rows.append(row)
     return header, rows
 
@@ -192,10 +194,10 @@ def format_results_table(metrics: Mapping,
                          | None = None,
                          params_head: int | None = None,
                          params_total: int | None = None,
-                         flops: float | None = None, name: str = '',
+                         macs: float | None = None, name: str = '',
                          fmt: str = 'text') -> str:
     """One run as a paper-style table (``fmt`` 'text' or 'markdown')."""
-    rec = results_record(metrics, tasks, params_head, params_total, flops,
+    rec = results_record(metrics, tasks, params_head, params_total, macs,
                          name)
     return comparison_table([rec], fmt)
 
@@ -204,14 +206,14 @@ def dump_results(path_prefix: str, metrics: Mapping,
                  tasks: Sequence[str] | Mapping[str, TaskSpec] | None = None,
                  params_head: int | None = None,
                  params_total: int | None = None,
-                 flops: float | None = None, name: str = '',
+                 macs: float | None = None, name: str = '',
                  extra: Mapping | None = None) -> tuple[str, str]:
     """Write ``<path_prefix>.json`` (the record) and ``<path_prefix>.md``.
 
     ``extra`` (e.g. config path, checkpoint) is stored under ``extra``.
     Returns both paths.
     """
-    rec = results_record(metrics, tasks, params_head, params_total, flops,
+    rec = results_record(metrics, tasks, params_head, params_total, macs,
                          name)
     if extra:
         rec['extra'] = dict(extra)
@@ -234,6 +236,9 @@ def load_results(path: str) -> dict:
     with open(path, encoding='utf-8') as f:
         data = json.load(f)
     if 'metrics' in data and 'tasks' in data:
+        if 'task_columns' not in data:
+            raise ValueError(f'{path}: a results record without '
+                             f'task_columns (write it with dump_results)')
         return data
     name = osp.splitext(osp.basename(path))[0]
     return results_record(data, name=name)
@@ -243,3 +248,48 @@ def comparison_table(records: Iterable[dict], fmt: str = 'markdown') -> str:
     """Several runs' records as one table, one row each."""
     header, rows = _rows(list(records))
     return _render(header, rows, fmt)
+
+
+def macs_input_shape(cfg) -> tuple[int, int]:
+    """The input size multiply-adds are counted at: the config's
+    ``crop_size`` (448x576 on NYUDv2, 512x512 on PASCAL-Context, as in the
+    paper), else the data preprocessor's ``size``."""
+    crop = cfg.get('crop_size')
+    if crop is None:
+        crop = cfg.model.get('data_preprocessor', {}).get('size')
+    if crop is None:
+        raise ValueError(f'{cfg.filename}: set `crop_size` to count the '
+                         f'multiply-adds (or skip them)')
+    return int(crop[0]), int(crop[1])
+
+
+def write_benchmark_table(runner, cfg, metrics: dict, name: str,
+                          out_dir: str, count_flops_too: bool = True
+                          ) -> tuple[str, str, str]:
+    """Print the table of a tested model: ``metrics`` with its parameters
+    (without and with the backbone) and multiply-adds at
+    :func:`macs_input_shape`; write it as ``<out_dir>/<name>.json`` / ``.md``.
+
+    ``runner`` is what holds the model (an mmengine ``Runner``: its
+    ``model``, wrapped or not); ``count_flops_too=False`` skips counting
+    the multiply-adds. Returns (text table, json path, markdown path).
+    """
+    model = runner.model.module if is_model_wrapper(runner.model) \
+        else runner.model
+    params = count_parameters(model)
+    shape = macs_input_shape(cfg) if count_flops_too else None
+    macs = count_flops(model, shape)['total'] if count_flops_too else None
+    tasks = getattr(model.decode_head, 'task_specs', None) or None
+    table = format_results_table(
+        metrics, tasks=tasks, params_head=params['head'],
+        params_total=params['total'], macs=macs, name=name)
+    json_path, md_path = dump_results(
+        osp.join(out_dir, name), metrics, tasks=tasks,
+        params_head=params['head'], params_total=params['total'],
+        macs=macs, name=name,
+        extra=dict(config=cfg.filename, checkpoint=cfg.get('load_from'),
+                   macs_input_shape=None if shape is None else list(shape)))
+    print_log('\n' + table, logger='current')
+    print_log(f'results table written to {json_path} and {md_path}',
+              logger='current')
+    return table, json_path, md_path

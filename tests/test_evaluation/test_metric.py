@@ -99,7 +99,7 @@ def test_delta_m_and_report(tmp_path):
     exp = ((res['semseg/mIoU'] - 50) / 50 - (res['depth/rmse'] - 1) / 1) \
         * 50
     assert res['multi_task/delta_m'] == pytest.approx(exp)
-    text = format_results_table(res, params_head=17_450_000, flops=2.1e11,
+    text = format_results_table(res, params_head=17_450_000, macs=2.1e11,
                                 name='ours')
     assert 'Seg. mIoU ↑' in text and 'Depth RMSE ↓' in text
     assert '17.45' in text

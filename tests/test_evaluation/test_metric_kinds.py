@@ -13,6 +13,7 @@ from mmtlsi.evaluation.metrics import (
     result_higher_is_better,
 )
 from mmtlsi.evaluation.report import format_results_table, results_record
+from mmtlsi import tasks
 from mmtlsi.tasks import get_task_spec
 
 
@@ -115,12 +116,6 @@ def test_boundary_tolerance_comes_from_task_cfg():
     assert loose['edge/odsF'] > 95
 
 
-def test_arguments_of_earlier_versions_say_where_they_went():
-    with pytest.raises(TypeError, match=r'edge_max_dist is now '
-                       r'task_cfg\.<task>\.max_dist'):
-        MultiTaskMetric(edge_max_dist=0.011)
-
-
 def test_kind_checks_the_spec():
     edge = get_task_spec('edge')
     with pytest.raises(ValueError, match=r"no option\(s\) \['radius'\]"):
@@ -149,13 +144,20 @@ def test_delta_m_directions_come_from_the_kinds():
 
 
 def test_a_new_kind_and_a_new_task_need_no_edit_of_mmtlsi():
+    depth = get_task_spec('depth')
+    # before the kind exists, its option is no setting of a task
+    with pytest.raises(ValueError, match="'test_abs_error' is not regist"):
+        depth.with_overrides(metric_kind='test_abs_error', scale=2.0)
+
     @register_metric_kind
     class AbsErrorKind(MetricKind):          # mean absolute error, pooled
         name = 'test_abs_error'
         results = dict(mae=False)
+        options = ('scale', )
 
         def sample_stats(self, pred, gt):
-            return np.abs(pred - gt).sum(), gt.size
+            scale = self.spec.metric_options.get('scale', 1.0)
+            return scale * np.abs(pred - gt).sum(), gt.size
 
         def pool(self, items):
             return dict(mae=sum(a for a, _ in items) /
@@ -172,6 +174,11 @@ def test_a_new_kind_and_a_new_task_need_no_edit_of_mmtlsi():
                  kind.sample_stats(np.array([0.]), np.array([1.]))]
         result = {f'height/{k}': v for k, v in kind.pool(stats).items()}
         assert result == {'height/mae': pytest.approx(1.0)}
+        # registering the kind made its option a setting of the task
+        scaled = build_metric_kind(spec.with_overrides(scale=2.0))
+        assert scaled.sample_stats(np.array([1.]), np.array([4.])) == (6, 1)
+        with pytest.raises(ValueError, match=r"'test_abs_error': \['scale'"):
+            spec.with_overrides(gamma=2.0)
         table = format_results_table(result, tasks={'height': spec})
         assert 'Height MAE ↓' in table and '1.000' in table
         record = results_record(result, tasks={'height': spec})
@@ -180,3 +187,4 @@ def test_a_new_kind_and_a_new_task_need_no_edit_of_mmtlsi():
             decimals=3)
     finally:
         del METRIC_KINDS['test_abs_error']
+        tasks._METRIC_KIND_OPTIONS.pop('test_abs_error')

@@ -1,6 +1,8 @@
 """The results table reads every column from the task specs."""
 import json
 
+import pytest
+
 from mmtlsi.evaluation.functional import load_references
 from mmtlsi.evaluation.report import (
     comparison_table,
@@ -48,8 +50,25 @@ def test_records_describe_their_columns(tmp_path):
     loaded = load_results(str(path))
     assert '| c | 12.346 |' in comparison_table([loaded])
     assert load_references(str(path)) == {'contour/odsF': 12.3456}
-    # a record written before records described their columns
-    old = dict(rec)
-    del old['task_columns']
-    old.update(tasks=['edge'], metrics={'edge/odsF': 50.0})
-    assert '| c | 50.00 |' in comparison_table([old])
+    # a record that does not describe its columns is refused, naming it
+    del rec['task_columns']
+    path.write_text(json.dumps(rec))
+    with pytest.raises(ValueError, match=r'c\.json: .*without task_columns'):
+        load_results(str(path))
+    with pytest.raises(ValueError, match=r'c\.json: .*without task_columns'):
+        load_references(str(path))
+
+
+def test_the_multiply_add_column_says_what_it_counts():
+    """2.1e11 multiply-adds and 17.45M parameters, in the units the headers
+    name."""
+    text = format_results_table({'semseg/mIoU': 40.0}, tasks=['semseg'],
+                                params_head=17_450_000,
+                                params_total=28_000_000, macs=2.1e11,
+                                name='ours', fmt='markdown')
+    assert text.splitlines()[0] == \
+        '| Model | Seg. mIoU ↑ | Params (M) | Params total (M) | MACs (G) |'
+    assert text.splitlines()[2] == '| ours | 40.00 | 17.45 | 28.00 | 210.0 |'
+    assert 'FLOPs' not in text
+    rec = results_record({'semseg/mIoU': 40.0}, tasks=['semseg'], macs=2.1e11)
+    assert rec['macs'] == 2.1e11 and 'flops' not in rec

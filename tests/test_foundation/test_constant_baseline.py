@@ -4,7 +4,7 @@ import torch
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from mmtlsi.engine.constant_baseline import ConstantPredictor
+from mmtlsi.evaluation.constant_baseline import ConstantPredictor
 from mmtlsi.tasks import build_task_specs
 
 

@@ -92,7 +92,7 @@ def test_test_tool_prints_and_writes_the_benchmark_table(trained):
                 '--export-edges', edges, '--cfg-options',
                 'default_hooks.visualization.interval=1'], REPO)
     for column in ('Seg. mIoU', 'Depth RMSE', 'Normal mErr', 'Bound. odsF',
-                   'Params (M)', 'FLOPs (G)'):
+                   'Params (M)', 'MACs (G)'):
         assert column in log
     with open(osp.join(out_dir, 'tiny.json')) as f:
         record = json.load(f)
@@ -101,7 +101,7 @@ def test_test_tool_prints_and_writes_the_benchmark_table(trained):
     assert 0 <= record['metrics']['semseg/mIoU'] <= 100
     assert record['metrics']['depth/rmse'] > 0
     assert 0 < record['params_head'] < record['params_total']
-    assert record['flops'] > 0
+    assert record['macs'] > 0
     assert osp.exists(osp.join(out_dir, 'tiny.md'))
     pictures = os.listdir(osp.join(show_dir, 'vis_data', 'vis_image'))
     assert len(pictures) == 3

@@ -41,12 +41,11 @@ def load_references(ref) -> dict:
                 data = json.load(f)
     if 'metrics' in data and 'tasks' in data:  # a tools/test.py record
         columns = data.get('task_columns')
-        if columns is not None:
-            keys = [columns[t]['key'] for t in data['tasks']]
-        else:           # records of earlier versions: the registered specs
-            from mmtlsi.tasks import get_task_spec
-            keys = [get_task_spec(t).metric_key for t in data['tasks']]
-        return {k: float(data['metrics'][k]) for k in keys}
+        if columns is None:
+            raise ValueError(f'{ref}: a results record without '
+                             f'task_columns (write it with dump_results)')
+        return {columns[t]['key']: float(data['metrics'][columns[t]['key']])
+                for t in data['tasks']}
     return {str(k): float(v) for k, v in data.items()}
 
 

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from mmtlsi.tasks import TaskSpec
+from mmtlsi.tasks import TaskSpec, register_metric_kind_options
 from mmtlsi.utils.edge_maps import edge_from_uint8, edge_to_uint8
 
 from ..functional import boundary as fb
@@ -55,9 +55,11 @@ METRIC_KINDS: dict[str, type[MetricKind]] = OrderedDict()
 
 
 def register_metric_kind(cls: type[MetricKind]) -> type[MetricKind]:
-    """Class decorator: make ``cls`` available as ``metric_kind=cls.name``."""
+    """Class decorator: make ``cls`` available as ``metric_kind=cls.name``
+    (and its ``options`` settings of the tasks scored by it)."""
     if cls.name in METRIC_KINDS and METRIC_KINDS[cls.name] is not cls:
         raise KeyError(f'metric kind {cls.name!r} registered twice')
+    register_metric_kind_options(cls.name, cls.options)
     METRIC_KINDS[cls.name] = cls
     return cls
 

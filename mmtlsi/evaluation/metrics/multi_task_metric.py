@@ -33,13 +33,6 @@ from .metric_kinds import (
     result_higher_is_better,
 )
 
-#: arguments of earlier versions -> where the setting lives now
-_MOVED_ARGS = dict(edge_max_dist='max_dist', edge_thresholds='thresholds',
-                   edge_nms='nms', edge_gt_is_boundary='gt_is_boundary',
-                   sal_double_sigmoid='double_sigmoid',
-                   normals_bin_width='bin_width')
-
-
 def _crop(gt, shape: tuple):
     """Crop (padded) GT to the prediction's spatial size (top-left origin)."""
     h, w = shape[-2:]
@@ -95,14 +88,6 @@ class MultiTaskMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: str | None = None,
                  **kwargs) -> None:
-        moved = sorted(set(kwargs) & set(_MOVED_ARGS))
-        if moved:
-            raise TypeError(
-                'MultiTaskMetric: ' + ', '.join(
-                    f'{k} is now task_cfg.<task>.{_MOVED_ARGS[k]}'
-                    for k in moved) +
-                ' (an option of the task spec, e.g. '
-                'task_cfg=dict(edge=dict(max_dist=0.011)))')
         super().__init__(collect_device=collect_device, prefix=prefix,
                          **kwargs)
         if tasks is not None:
