@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from mmtlsi import tasks
 from mmtlsi.evaluation import MultiTaskMetric
 from mmtlsi.evaluation.metrics import (
     METRIC_KINDS,
@@ -13,7 +14,6 @@ from mmtlsi.evaluation.metrics import (
     result_higher_is_better,
 )
 from mmtlsi.evaluation.report import format_results_table, results_record
-from mmtlsi import tasks
 from mmtlsi.tasks import get_task_spec
 
 

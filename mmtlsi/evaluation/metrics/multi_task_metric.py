@@ -33,6 +33,7 @@ from .metric_kinds import (
     result_higher_is_better,
 )
 
+
 def _crop(gt, shape: tuple):
     """Crop (padded) GT to the prediction's spatial size (top-left origin)."""
     h, w = shape[-2:]
