@@ -7,14 +7,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmseg.models.data_preprocessor import SegDataPreProcessor
+from mmseg.structures import SegDataSample
 
 from mmtlsi.registry import MODELS
 from mmtlsi.tasks import TASK_SPECS
 
 
-def gt_pad_values() -> Dict[str, float]:
-    """Ground-truth field -> the value it is padded with, of every
-    registered task (labels 255, depth 0, ...)."""
+def _pad_values() -> Dict[str, float]:
+    """Ground-truth field -> the value it is padded with (its spec's
+    ``pad_value``), of every registered task (labels 255, depth 0, ...)."""
     return {s.gt_field: s.pad_value for s in TASK_SPECS.values()}
 
 
@@ -36,14 +37,13 @@ def stack_multi_task_batch(inputs: List[torch.Tensor],
                            data_samples: Optional[list] = None,
                            size: Optional[Sequence[int]] = None,
                            size_divisor: Optional[int] = None,
-                           pad_val: float = 0,
-                           pad_values: Optional[Dict[str, float]] = None
+                           pad_val: float = 0
                            ) -> Tuple[torch.Tensor, list]:
     """Pad images and every task's ground truth bottom / right, then stack.
 
     Like :func:`mmseg.utils.stack_batch`, but each ground-truth field is
-    padded with its own value (``pad_values``, default from ``tasks.py``:
-    label maps 255, depth 0, normals 0) and keeps its dtype. Samples get
+    padded with its task's ``pad_value`` (``tasks.py``: label maps 255,
+    depth 0, normals 0) and keeps its dtype. Samples get
     ``img_shape``, ``pad_shape`` and ``padding_size`` (left, right, top,
     bottom) in their metainfo; without samples, a list of dicts with
     ``img_padding_size`` and ``pad_shape`` is returned.
@@ -55,7 +55,7 @@ def stack_multi_task_batch(inputs: List[torch.Tensor],
     assert all(t.ndim == 3 for t in inputs), 'inputs must be CHW tensors'
     assert not (size is not None and size_divisor is not None), \
         'only one of size and size_divisor may be given'
-    pad_values = {**gt_pad_values(), **(pad_values or {})}
+    pad_values = _pad_values()
     shapes = np.array([t.shape[-2:] for t in inputs])
     max_size = shapes.max(0)
     if size_divisor is not None and size_divisor > 1:
@@ -93,28 +93,23 @@ class MultiTaskDataPreProcessor(SegDataPreProcessor):
 
     Normalises the images (``mean``/``std``, ``bgr_to_rgb``) as mmseg does,
     then pads the images with ``pad_val`` and each task's ground truth with
-    its own value (``tasks.py``: label maps 255, depth 0, normals 0;
-    override per field with ``gt_pad_values=dict(gt_depth_map=0)``),
-    keeping each field's dtype.
+    its task's ``pad_value`` (``tasks.py``: label maps 255, depth 0, normals
+    0), keeping each field's dtype.
 
     Training pads images and ground truth to ``size`` (or ``size_divisor``)
     and records ``padding_size``. Testing pads only the images, as
     ``test_cfg`` says (``dict(size=...)`` or ``dict(size_divisor=...)``),
     and records ``img_padding_size`` (= ``padding_size``) so predictions
     can be cropped back to the image; the ground truth keeps the image's
-    size. Without ``test_cfg`` test images must share a size.
+    size. Without ``test_cfg`` test images must share a size. Test inputs
+    without data samples (``model.test_step(dict(inputs=[...]))``) get one
+    ``SegDataSample`` each, holding the image's size and padding, so that
+    the predictions come back at the image's size.
 
     Args:
-        gt_pad_values: field -> pad value overrides.
         **kwargs: as :class:`mmseg.models.SegDataPreProcessor` (``seg_pad_val``
             is ignored: each task has its own).
     """
-
-    def __init__(self, *args,
-                 gt_pad_values: Optional[Dict[str, float]] = None,
-                 **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.gt_pad_overrides = dict(gt_pad_values or {})
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         data = self.cast_data(data)
@@ -131,8 +126,7 @@ class MultiTaskDataPreProcessor(SegDataPreProcessor):
                 'data_samples must be given during training'
             inputs, data_samples = stack_multi_task_batch(
                 inputs, data_samples, size=self.size,
-                size_divisor=self.size_divisor, pad_val=self.pad_val,
-                pad_values=self.gt_pad_overrides)
+                size_divisor=self.size_divisor, pad_val=self.pad_val)
             if self.batch_augments is not None:
                 inputs, data_samples = self.batch_augments(
                     inputs, data_samples)
@@ -141,17 +135,18 @@ class MultiTaskDataPreProcessor(SegDataPreProcessor):
             size_divisor = self.test_cfg.get('size_divisor', None)
             # the ground truth stays at the image's size: predictions are
             # cropped back with ``img_padding_size`` before the metric
+            shapes = [tuple(x.shape[-2:]) for x in inputs]
             inputs, pads = stack_multi_task_batch(
                 inputs, None, size=size, size_divisor=size_divisor,
                 pad_val=self.pad_val)
-            if data_samples is not None:
-                for sample, pad in zip(data_samples, pads):
-                    sample.set_metainfo(dict(
-                        img_padding_size=pad['img_padding_size'],
-                        padding_size=pad['img_padding_size'],
-                        pad_shape=tuple(pad['pad_shape'])))
-            else:
-                data_samples = pads
+            if data_samples is None:
+                data_samples = [SegDataSample(metainfo=dict(
+                    ori_shape=shape, img_shape=shape)) for shape in shapes]
+            for sample, pad in zip(data_samples, pads):
+                sample.set_metainfo(dict(
+                    img_padding_size=pad['img_padding_size'],
+                    padding_size=pad['img_padding_size'],
+                    pad_shape=tuple(pad['pad_shape'])))
         else:
             shape = inputs[0].shape[1:]
             assert all(x.shape[1:] == shape for x in inputs), \

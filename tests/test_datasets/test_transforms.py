@@ -186,3 +186,28 @@ def test_preprocessor_pads_each_field_with_its_value():
     s = out['data_samples'][0]
     assert s.metainfo['img_padding_size'] == (0, 1, 0, 2)
     assert s.gt_sem_seg.data.shape == (1, 6, 7)
+
+
+def test_a_padded_test_batch_without_samples_is_predicted_at_image_size():
+    """``model.test_step(dict(inputs=...))``, no data samples, images of two
+    sizes padded to a multiple of 32: each prediction comes back at its
+    image's size and equals the one made with samples that carry only the
+    image's size."""
+    from mmtlsi.apis.builder import build_model
+    torch.manual_seed(0)
+    model = build_model('configs/demo/mtlsi_tiny_synthetic-nyud.py')
+    images = [torch.randint(0, 256, (3, 40, 52), dtype=torch.uint8),
+              torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)]
+    with torch.no_grad():
+        bare = model.test_step(dict(inputs=images))
+        given = model.test_step(dict(inputs=images, data_samples=[
+            SegDataSample(metainfo=dict(ori_shape=tuple(x.shape[1:])))
+            for x in images]))
+    assert [s.metainfo['img_padding_size'] for s in bare] == \
+        [(0, 12, 0, 24), (0, 0, 0, 0)]
+    specs = model.decode_head.task_specs
+    for sample, other, image in zip(bare, given, images):
+        for spec in specs.values():
+            pred = sample.get(spec.pred_field).data
+            assert pred.shape[-2:] == image.shape[1:]
+            torch.testing.assert_close(pred, other.get(spec.pred_field).data)
