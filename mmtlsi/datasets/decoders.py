@@ -276,14 +276,14 @@ def pascal_human_parts(path: str, num_parts: int = 6) -> np.ndarray:
                     f'object mask has {target.shape}')
             target[pmask] = mapping[name]
     if target is None:
-        shape = _label_map_shape_from_mat(anno, objects)
+        shape = _label_map_shape_from_mat(objects)
         if shape is None:
             return np.full((0, 0), IGNORE, np.uint8)   # resized by loader
         return np.full(shape, IGNORE, np.uint8)
     return target
 
 
-def _label_map_shape_from_mat(anno, objects):
+def _label_map_shape_from_mat(objects):
     for obj in objects:
         mask = np.asarray(_mat_struct_field(obj, 'mask', 2))
         if mask.ndim == 2 and mask.size:

@@ -90,9 +90,9 @@ def encode_normals(normals: np.ndarray) -> np.ndarray:
         np.uint8)
 
 
-def parts_annotation(parts: np.ndarray, surface: np.ndarray,
-                     scene: dict) -> dict:
-    """A PASCAL-Part-like ``anno`` struct for :func:`write_mat`."""
+def parts_annotation(surface: np.ndarray, scene: dict) -> dict:
+    """A PASCAL-Part-like ``anno`` struct for :func:`write_mat`, from the
+    scene's surface map (surface index a pixel)."""
     obj_dtype = [('class', 'O'), ('class_ind', 'O'), ('mask', 'O'),
                  ('parts', 'O')]
     part_dtype = [('part_name', 'O'), ('mask', 'O')]
@@ -167,7 +167,7 @@ def _pascal_sample(root: str, img_id: str, out: dict, scene: dict) -> None:
     write_mat(osp.join(root, 'pascal-context', 'trainval', img_id + '.mat'),
               dict(LabelMap=label_map))
     write_mat(osp.join(root, 'human_parts', img_id + '.mat'),
-              parts_annotation(out['parts'], out['surface'], scene))
+              parts_annotation(out['surface'], scene))
 
 
 LAYOUT_DIRS = dict(
