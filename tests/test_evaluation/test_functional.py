@@ -103,16 +103,15 @@ def test_delta_m_hand_case():
 
 
 def test_references_from_single_task_result_files(tmp_path):
-    import json
-
     from mmtlsi.evaluation.functional import load_references
+    from mmtlsi.evaluation.report import dump_results
     files = []
     for task, key, value in (('semseg', 'semseg/mIoU', 40.0),
                              ('depth', 'depth/rmse', 0.6)):
-        path = tmp_path / f'{task}.json'
-        path.write_text(json.dumps(dict(
-            name=task, tasks=[task],
-            metrics={key: value, f'{task}/extra': 1.0})))
-        files.append(str(path))
+        json_path, _ = dump_results(
+            str(tmp_path / task), {key: value, f'{task}/extra': 1.0},
+            tasks=[task], name=task)
+        files.append(json_path)
+    # each file gives its task's main metric, not the other results
     refs = load_references(files)
     assert refs == {'semseg/mIoU': 40.0, 'depth/rmse': 0.6}

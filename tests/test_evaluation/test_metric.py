@@ -89,16 +89,28 @@ def test_nproc_same_as_serial():
     assert r[0] == r[1]
 
 
+def _px(a, dtype=None):
+    return dict(data=torch.as_tensor(np.asarray(a, dtype)))
+
+
 def test_delta_m_and_report(tmp_path):
-    samples = _samples(2)
+    px = _px
+    samples = [dict(gt_sem_seg=px([[[0, 0, 1, 1]]]),
+                    pred_sem_seg=px([[[0, 1, 1, 1]]]),
+                    gt_depth_map=px([[[1.0, 2.0]]], np.float32),
+                    pred_depth_map=px([[[1.0, 3.0]]], np.float32))]
     ref_file = tmp_path / 'ref.json'
     ref_file.write_text(json.dumps({'semseg': 50.0, 'depth/rmse': 1.0}))
-    m = _metric(tasks=['semseg', 'depth'], delta_m_ref=str(ref_file))
+    m = MultiTaskMetric(tasks=['semseg', 'depth'],
+                        task_cfg=dict(semseg=dict(num_classes=2)),
+                        delta_m_ref=str(ref_file))
     m.process(None, samples)
     res = m.compute_metrics(m.results)
-    exp = ((res['semseg/mIoU'] - 50) / 50 - (res['depth/rmse'] - 1) / 1) \
-        * 50
-    assert res['multi_task/delta_m'] == pytest.approx(exp)
+    # mIoU (1/2 + 2/3) / 2 = 58.33 % (+16.67 % over 50), rmse sqrt(1/2) =
+    # 0.7071 (29.29 % under 1.0, lower is better): mean 22.98 %
+    assert res['semseg/mIoU'] == pytest.approx(175 / 3)
+    assert res['multi_task/delta_m'] == pytest.approx(
+        (50 / 3 + (1 - np.sqrt(0.5)) * 100) / 2)
     text = format_results_table(res, params_head=17_450_000, macs=2.1e11,
                                 name='ours')
     assert 'Seg. mIoU ↑' in text and 'Depth RMSE ↓' in text
