@@ -139,6 +139,11 @@ def test_delta_m_directions_come_from_the_kinds():
     expected = (-(rmse - 1.0) / 1.0 * 100 + (50 - 100) / 100 * 100) / 2
     assert m['multi_task/delta_m'] == pytest.approx(expected)
     assert result_higher_is_better(get_task_spec('depth'), 'delta1')
+    # a reference without a result stops the evaluation, naming it
+    for ref in ({'depth': 1.0, 'semseg': 40.0}, {'depth/psnr': 1.0}):
+        with pytest.raises(ValueError, match=r"references \['(semseg|depth"
+                           r"/psnr)'\] have no result"):
+            _run(MultiTaskMetric(tasks=['depth'], delta_m_ref=ref), samples)
     with pytest.raises(ValueError, match='not a score'):
         result_higher_is_better(get_task_spec('sal'), 'threshold')
 

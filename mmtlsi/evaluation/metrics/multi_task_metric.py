@@ -20,7 +20,6 @@ from collections import OrderedDict
 from typing import Any, Sequence
 
 from mmengine.evaluator import BaseMetric
-from mmengine.logging import print_log
 
 from mmtlsi.registry import METRICS
 from mmtlsi.tasks import TASK_SPECS, TaskSpec, build_task_specs, task_metainfo
@@ -157,30 +156,27 @@ class MultiTaskMetric(BaseMetric):
             for key, value in kind.pool(items).items():
                 out[f'{task}/{key}'] = value
         if self.delta_m_ref:
-            dm = self.compute_delta_m(out)
-            if dm is not None:
-                out['multi_task/delta_m'] = dm
+            out['multi_task/delta_m'] = self.compute_delta_m(out)
         return out
 
-    def compute_delta_m(self, metrics: dict) -> float | None:
-        """Delta_m over the references whose metric was computed."""
+    def compute_delta_m(self, metrics: dict) -> float:
+        """Delta_m over every reference; a reference without a result (a
+        task not evaluated, a result its kind does not have) is an error, as
+        Delta_m over fewer tasks is another number."""
         specs = {t: k.spec for t, k in self.kinds().items()}
-        refs, higher = {}, {}
+        refs, higher, missing = {}, {}, []
         for key, value in self.delta_m_ref.items():
             task, _, result = key.partition('/')
-            if task not in specs:
+            result = result or (specs[task].metric if task in specs else '')
+            if f'{task}/{result}' not in metrics:
+                missing.append(key)
                 continue
-            result = result or specs[task].metric
             key = f'{task}/{result}'
-            if key not in metrics:
-                continue
             refs[key] = value
             higher[key] = result_higher_is_better(specs[task], result)
-        missing = set(self.delta_m_ref) - {k.split('/')[0] for k in refs} \
-            - set(refs)
         if missing:
-            print_log(f'Delta_m: no result for references {sorted(missing)}; '
-                      'they are left out', logger='current')
-        if not refs:
-            return None
+            raise ValueError(
+                f'MultiTaskMetric: Delta_m references {missing} have no '
+                f'result (results of the tasks {list(specs)}: '
+                f'{sorted(k for k in metrics if k.split("/")[0] in specs)})')
         return delta_m(metrics, refs, {k: not v for k, v in higher.items()})
