@@ -107,9 +107,18 @@ class MultiTaskDataPreProcessor(SegDataPreProcessor):
     the predictions come back at the image's size.
 
     Args:
-        **kwargs: as :class:`mmseg.models.SegDataPreProcessor` (``seg_pad_val``
-            is ignored: each task has its own).
+        **kwargs: as :class:`mmseg.models.SegDataPreProcessor`, but for
+            ``seg_pad_val``, an error here: each task pads with its spec's
+            ``pad_value``.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        if 'seg_pad_val' in kwargs:
+            raise TypeError(
+                'MultiTaskDataPreProcessor: seg_pad_val is not read; each '
+                "task's ground truth is padded with the pad_value of its "
+                'registered TaskSpec (mmtlsi.tasks)')
+        super().__init__(*args, **kwargs)
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         data = self.cast_data(data)

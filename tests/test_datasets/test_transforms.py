@@ -186,6 +186,9 @@ def test_preprocessor_pads_each_field_with_its_value():
     s = out['data_samples'][0]
     assert s.metainfo['img_padding_size'] == (0, 1, 0, 2)
     assert s.gt_sem_seg.data.shape == (1, 6, 7)
+    # mmseg's one pad value for labels is no option here
+    with pytest.raises(TypeError, match='seg_pad_val is not read'):
+        MultiTaskDataPreProcessor(seg_pad_val=0)
 
 
 def test_a_padded_test_batch_without_samples_is_predicted_at_image_size():
