@@ -241,9 +241,9 @@ def test_the_check_finds_each_kind_of_wrong_import(tmp_path):
             import sys
             sys.path.insert(0, '.')
             from mmtlsi.apis import run
-            from helpers import x
+            from common import x
             ''',
-        'tools/helpers.py': 'x = 1\n',
+        'tools/common.py': 'x = 1\n',
         'demo/run.py': '''
             import importlib.util
             spec = importlib.util.spec_from_file_location('t', 'train.py')
@@ -269,7 +269,7 @@ def test_the_check_finds_each_kind_of_wrong_import(tmp_path):
         ('mmtlsi/tasks.py:6:', 'imports mmtlsi.evaluation.metrics: the '
          'bottom'),
         ('tools/train.py:2:', 'no script edits sys.path'),
-        ('tools/train.py:4:', "imports the script 'helpers' next to it"),
+        ('tools/train.py:4:', "imports the script 'common' next to it"),
     ]
     assert len(problems) == len(expected), '\n'.join(problems)
     for problem, (where, why) in zip(sorted(problems), expected):
