@@ -360,7 +360,9 @@ def build_task_specs(tasks: Iterable[str] | Mapping[str, dict | None],
             overrides (``dict(semseg=dict(num_classes=21), depth=None)``).
         task_cfg: per-task overrides that apply only to selected tasks; lets a
             dataset config describe all of its tasks once while a model
-            config selects a subset through ``tasks``.
+            config selects a subset through ``tasks``. A name in it that is
+            no registered task is an error (a misspelt task would otherwise
+            keep its registered settings unnoticed).
     """
     if isinstance(tasks, str):
         tasks = [tasks]
@@ -370,6 +372,10 @@ def build_task_specs(tasks: Iterable[str] | Mapping[str, dict | None],
         items = [(k, {}) for k in tasks]
     if not items:
         raise ValueError('at least one task must be selected')
+    unknown = [t for t in (task_cfg or {}) if t not in _REGISTRY]
+    if unknown:
+        raise KeyError(f'task_cfg names unknown task(s) {unknown}; known '
+                       f'tasks: {", ".join(_REGISTRY)}')
     specs = OrderedDict()
     for name, overrides in items:
         merged = copy.deepcopy(dict((task_cfg or {}).get(name) or {}))
@@ -378,3 +384,47 @@ def build_task_specs(tasks: Iterable[str] | Mapping[str, dict | None],
             raise ValueError(f'task {name!r} selected twice')
         specs[name] = get_task_spec(name, **merged)
     return specs
+
+
+def task_specs_for(tasks: Iterable[str] | Mapping[str, dict | None] | None
+                   = None, task_cfg: Mapping[str, dict] | None = None
+                   ) -> OrderedDict[str, TaskSpec]:
+    """:func:`build_task_specs` of ``tasks``, or, when ``tasks`` is None, of
+    every registered task (in :data:`TASK_SPECS` order), with ``task_cfg``
+    applied: what a component that handles any task it meets (packing,
+    padding) uses."""
+    if tasks is None:
+        tasks = list(_REGISTRY)
+    return build_task_specs(tasks, task_cfg)
+
+
+def check_task_specs_agree(reference: Mapping[str, TaskSpec],
+                           other: Mapping[str, TaskSpec],
+                           fields: Iterable[str], reference_name: str,
+                           other_name: str) -> None:
+    """Raise ``ValueError`` unless every task of ``reference`` is in
+    ``other`` with the same value of each of ``fields``.
+
+    Two components of one run that read the same spec field must read the
+    same value; the error names the task, the field, both values and both
+    components, so that an override given to one of them (``task_cfg``)
+    cannot be ignored by the other unnoticed.
+    """
+    fields = tuple(fields)
+    problems = []
+    for name, spec in reference.items():
+        if name not in other:
+            problems.append(f'task {name!r} is not among the tasks of '
+                            f'{other_name} ({list(other)})')
+            continue
+        for f in fields:
+            mine, theirs = getattr(spec, f), getattr(other[name], f)
+            if mine != theirs:
+                problems.append(f'task {name!r}: {f} is {mine!r} in '
+                                f'{reference_name} but {theirs!r} in '
+                                f'{other_name}')
+    if problems:
+        raise ValueError(
+            '; '.join(problems) + f'. Give {reference_name} and '
+            f'{other_name} the same task_cfg (the configs pass one shared '
+            f'`task_cfg` variable to both).')

@@ -7,10 +7,15 @@ _base_ = [
     './models/mtlsi_swin.py', './datasets/pascal_context.py',
     './default_runtime.py', './schedules/schedule_40k.py'
 ]
+# one task_cfg (the dataset base's) for the data preprocessor, the head and
+# the visualizer; the dataset, its transforms and the evaluator read it there
+task_cfg = {{_base_.task_cfg}}
 model = dict(
     data_preprocessor=dict(
-        size={{_base_.crop_size}}, test_cfg=dict(size={{_base_.crop_size}})),
+        size={{_base_.crop_size}}, test_cfg=dict(size={{_base_.crop_size}}),
+        task_cfg=task_cfg),
     decode_head=dict(
         tasks={{_base_.tasks}},
-        task_cfg={{_base_.task_cfg}},
+        task_cfg=task_cfg,
         window_size=(16, 16)))
+visualizer = dict(task_cfg=task_cfg)

@@ -10,9 +10,12 @@ _base_ = [
 ]
 crop_size = {{_base_.crop_size}}
 tasks = {{_base_.tasks}}
+# the dataset base's task_cfg (the dataset, its transforms and the evaluator
+# read it there) for the data preprocessor, the head and the visualizer too
 task_cfg = {{_base_.task_cfg}}
 model = dict(
-    data_preprocessor=dict(size=crop_size, test_cfg=dict(size_divisor=32)),
+    data_preprocessor=dict(size=crop_size, test_cfg=dict(size_divisor=32),
+                           task_cfg=task_cfg),
     backbone=dict(
         _delete_=True,
         type='mmpretrain.ResNet',
@@ -33,6 +36,7 @@ model = dict(
         preliminary_decoder=dict(lateral_kernel=(1, 1, 1, 3), num_convs=1),
         output_decoder=dict(lateral_kernel=3, num_convs=1),
         norm_cfg=dict(type='BN')))
+visualizer = dict(task_cfg=task_cfg)
 
 max_iters = 600
 optim_wrapper = dict(

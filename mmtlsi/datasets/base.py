@@ -10,6 +10,8 @@ from mmseg.datasets import BaseSegDataset
 
 from mmtlsi.tasks import build_task_specs
 
+from .transforms.task_specs import iter_transforms
+
 
 def read_split_ids(path: str) -> List[str]:
     """Non-blank lines of a UTF-8 split file (BOM and CRLF allowed)."""
@@ -43,6 +45,10 @@ class MultiTaskSegDataset(BaseSegDataset):
             name -> overrides as for :func:`mmtlsi.tasks.build_task_specs`);
             default: every task of the dataset.
         task_cfg: per-task overrides (e.g. ``semseg=dict(num_classes=40)``).
+            The dataset hands the resulting specs to every transform of its
+            pipeline that reads task settings (``bind_task_specs``): they
+            use the dataset's ``tasks`` / ``task_cfg``, and one with a
+            ``task_cfg`` of its own that disagrees stops the build.
         check_files: check at construction that every file of every sample
             exists (raises ``FileNotFoundError`` naming the missing files).
         **kwargs: passed to :class:`mmseg.datasets.BaseSegDataset`
@@ -84,6 +90,11 @@ class MultiTaskSegDataset(BaseSegDataset):
         kwargs.setdefault('ann_file', '')
         kwargs.setdefault('data_prefix', dict(img_path='', seg_map_path=''))
         super().__init__(data_root=data_root, **kwargs)
+        for transform in iter_transforms(self.pipeline):
+            bind = getattr(transform, 'bind_task_specs', None)
+            if callable(bind):
+                bind(self.task_specs, f'{type(self).__name__} (its tasks / '
+                     f'task_cfg)')
 
     # -- metainfo -------------------------------------------------------------
     @classmethod

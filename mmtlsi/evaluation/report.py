@@ -18,10 +18,11 @@ API (used by ``tools/test.py`` and
 
 - ``metrics``: the dict ``MultiTaskMetric`` returns (``'semseg/mIoU'``, ...);
   keys with an evaluator prefix such as ``'test/semseg/mIoU'`` are accepted.
-- ``tasks``: the columns to show, in order: task names (registered specs) or
-  a mapping name -> :class:`~mmtlsi.tasks.TaskSpec` (e.g. a model's
-  ``task_specs``, overrides included); ``None`` = every registered task with
-  a main metric in ``metrics``.
+- ``tasks``: the columns to show, in order: task names (registered specs,
+  with the overrides of the optional ``task_cfg``) or a mapping name ->
+  :class:`~mmtlsi.tasks.TaskSpec` (e.g. a model's ``task_specs``, overrides
+  included); ``None`` = every registered task with a main metric in
+  ``metrics``.
 - ``params_head``: parameters excluding the backbone (the paper's "Params");
   ``params_total``: all parameters; counts of parameters (not millions).
 - ``macs``: multiply-adds of one forward of the whole network (a count;
@@ -53,7 +54,7 @@ from typing import Iterable, Mapping, Sequence
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
-from mmtlsi.tasks import TASK_SPECS, TaskSpec, get_task_spec
+from mmtlsi.tasks import TaskSpec, task_specs_for
 from mmtlsi.utils.complexity import count_flops, count_parameters
 from mmtlsi.utils.files import naming_path
 
@@ -98,21 +99,27 @@ def _number(v):
     return None if math.isnan(f) else f
 
 
-def _task_specs(tasks) -> dict:
-    if tasks is None:
-        return dict(TASK_SPECS)
-    if isinstance(tasks, Mapping):
+def _task_specs(tasks, task_cfg=None) -> dict:
+    """Specs of ``tasks`` (names: with the run's ``task_cfg``; None: every
+    registered task); a mapping of specs is taken as it is."""
+    if isinstance(tasks, Mapping) and \
+            all(isinstance(v, TaskSpec) for v in tasks.values()):
+        if task_cfg:
+            raise ValueError('results_record: task_cfg is for task names; '
+                             'the specs given already hold their settings')
         return dict(tasks)
-    return {t: get_task_spec(t) for t in tasks}
+    return dict(task_specs_for(tasks, task_cfg))
 
 
 def results_record(metrics: Mapping,
                    tasks: Sequence[str] | Mapping[str, TaskSpec] | None = None,
                    params_head: int | None = None,
                    params_total: int | None = None,
-                   macs: float | None = None, name: str = '') -> dict:
-    """The JSON-serialisable record of one run."""
-    specs = _task_specs(tasks)
+                   macs: float | None = None, name: str = '',
+                   task_cfg: Mapping | None = None) -> dict:
+    """The JSON-serialisable record of one run; ``task_cfg``: the run's
+    overrides of the named tasks (e.g. their ``column``)."""
+    specs = _task_specs(tasks, task_cfg)
     m = _strip_prefix(metrics, specs)
     if tasks is None:
         specs = {t: s for t, s in specs.items() if s.metric_key in m}
@@ -195,10 +202,11 @@ def format_results_table(metrics: Mapping,
                          params_head: int | None = None,
                          params_total: int | None = None,
                          macs: float | None = None, name: str = '',
-                         fmt: str = 'text') -> str:
+                         fmt: str = 'text',
+                         task_cfg: Mapping | None = None) -> str:
     """One run as a paper-style table (``fmt`` 'text' or 'markdown')."""
     rec = results_record(metrics, tasks, params_head, params_total, macs,
-                         name)
+                         name, task_cfg)
     return comparison_table([rec], fmt)
 
 
@@ -207,14 +215,15 @@ def dump_results(path_prefix: str, metrics: Mapping,
                  params_head: int | None = None,
                  params_total: int | None = None,
                  macs: float | None = None, name: str = '',
-                 extra: Mapping | None = None) -> tuple[str, str]:
+                 extra: Mapping | None = None,
+                 task_cfg: Mapping | None = None) -> tuple[str, str]:
     """Write ``<path_prefix>.json`` (the record) and ``<path_prefix>.md``.
 
     ``extra`` (e.g. config path, checkpoint) is stored under ``extra``.
     Returns both paths.
     """
     rec = results_record(metrics, tasks, params_head, params_total, macs,
-                         name)
+                         name, task_cfg)
     if extra:
         rec['extra'] = dict(extra)
     d = osp.dirname(osp.abspath(path_prefix))

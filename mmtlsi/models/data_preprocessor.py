@@ -1,22 +1,26 @@
 """Data preprocessor: normalise images, pad every task with its own value."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmengine.structures import PixelData
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.structures import SegDataSample
 
 from mmtlsi.registry import MODELS
-from mmtlsi.tasks import TASK_SPECS
+from mmtlsi.tasks import TaskSpec, check_task_specs_agree, task_specs_for
+
+#: the spec fields the data preprocessor reads
+PREPROCESSOR_SPEC_FIELDS = ('gt_field', 'pad_value')
 
 
-def _pad_values() -> Dict[str, float]:
+def pad_values(specs: Mapping[str, TaskSpec]) -> Dict[str, float]:
     """Ground-truth field -> the value it is padded with (its spec's
-    ``pad_value``), of every registered task (labels 255, depth 0, ...)."""
-    return {s.gt_field: s.pad_value for s in TASK_SPECS.values()}
+    ``pad_value``: labels 255, depth 0, ... unless overridden)."""
+    return {s.gt_field: s.pad_value for s in specs.values()}
 
 
 def _padding(shape: Tuple[int, int], size: Optional[Sequence[int]],
@@ -37,16 +41,18 @@ def stack_multi_task_batch(inputs: List[torch.Tensor],
                            data_samples: Optional[list] = None,
                            size: Optional[Sequence[int]] = None,
                            size_divisor: Optional[int] = None,
-                           pad_val: float = 0
+                           pad_val: float = 0,
+                           gt_pad_values: Optional[Mapping[str, float]] = None
                            ) -> Tuple[torch.Tensor, list]:
     """Pad images and every task's ground truth bottom / right, then stack.
 
     Like :func:`mmseg.utils.stack_batch`, but each ground-truth field is
-    padded with its task's ``pad_value`` (``tasks.py``: label maps 255,
-    depth 0, normals 0) and keeps its dtype. Samples get
-    ``img_shape``, ``pad_shape`` and ``padding_size`` (left, right, top,
-    bottom) in their metainfo; without samples, a list of dicts with
-    ``img_padding_size`` and ``pad_shape`` is returned.
+    padded with its own value, ``gt_pad_values[field]`` (default: the
+    registered tasks' ``pad_value``: label maps 255, depth 0, normals 0),
+    and keeps its dtype; a ``PixelData`` field not in ``gt_pad_values`` is
+    an error. Samples get ``img_shape``, ``pad_shape`` and ``padding_size``
+    (left, right, top, bottom) in their metainfo; without samples, a list
+    of dicts with ``img_padding_size`` and ``pad_shape`` is returned.
 
     Exactly one of ``size`` / ``size_divisor`` may be given; with neither,
     images are padded to the largest one of the batch.
@@ -55,7 +61,8 @@ def stack_multi_task_batch(inputs: List[torch.Tensor],
     assert all(t.ndim == 3 for t in inputs), 'inputs must be CHW tensors'
     assert not (size is not None and size_divisor is not None), \
         'only one of size and size_divisor may be given'
-    pad_values = _pad_values()
+    if gt_pad_values is None:
+        gt_pad_values = pad_values(task_specs_for())
     shapes = np.array([t.shape[-2:] for t in inputs])
     max_size = shapes.max(0)
     if size_divisor is not None and size_divisor > 1:
@@ -74,7 +81,14 @@ def stack_multi_task_batch(inputs: List[torch.Tensor],
                                        pad_shape=padded.shape[-2:]))
             continue
         sample = data_samples[i]
-        for field, value in pad_values.items():
+        unknown = [k for k, v in sample.items()
+                   if isinstance(v, PixelData) and k not in gt_pad_values]
+        if unknown:
+            raise KeyError(
+                f'data sample {i} holds ground truth {unknown} of no task '
+                f'the data preprocessor pads (it pads '
+                f'{sorted(gt_pad_values)}); add the task to its `tasks`')
+        for field, value in gt_pad_values.items():
             if field in sample:
                 pixel_data = getattr(sample, field)
                 data = pixel_data.data
@@ -94,7 +108,7 @@ class MultiTaskDataPreProcessor(SegDataPreProcessor):
     Normalises the images (``mean``/``std``, ``bgr_to_rgb``) as mmseg does,
     then pads the images with ``pad_val`` and each task's ground truth with
     its task's ``pad_value`` (``tasks.py``: label maps 255, depth 0, normals
-    0), keeping each field's dtype.
+    0, or what ``task_cfg`` sets), keeping each field's dtype.
 
     Training pads images and ground truth to ``size`` (or ``size_divisor``)
     and records ``padding_size``. Testing pads only the images, as
@@ -106,19 +120,48 @@ class MultiTaskDataPreProcessor(SegDataPreProcessor):
     ``SegDataSample`` each, holding the image's size and padding, so that
     the predictions come back at the image's size.
 
+    The model checks that it pads every task of the head with the value
+    the head reads (:meth:`check_task_specs`), so a ``pad_value`` set in the
+    head's ``task_cfg`` and not here stops the build with an error naming
+    the task; the configs pass both one shared ``task_cfg``.
+
     Args:
+        tasks: the tasks whose ground truth it pads (names, or name ->
+            overrides, as :func:`mmtlsi.tasks.build_task_specs`); default:
+            every registered task. Ground truth of another task in a
+            training sample is an error.
+        task_cfg: per-task overrides, e.g. ``depth=dict(pad_value=-1.)``
+            (the same ``task_cfg`` as the head's).
         **kwargs: as :class:`mmseg.models.SegDataPreProcessor`, but for
             ``seg_pad_val``, an error here: each task pads with its spec's
             ``pad_value``.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, tasks=None, task_cfg=None, **kwargs) -> None:
         if 'seg_pad_val' in kwargs:
             raise TypeError(
                 'MultiTaskDataPreProcessor: seg_pad_val is not read; each '
                 "task's ground truth is padded with the pad_value of its "
-                'registered TaskSpec (mmtlsi.tasks)')
+                'TaskSpec (mmtlsi.tasks), set per task with task_cfg')
         super().__init__(*args, **kwargs)
+        self.tasks = tasks
+        self.task_cfg = dict(task_cfg or {})
+        task_specs_for(tasks, self.task_cfg)   # bad settings fail here
+
+    @property
+    def task_specs(self) -> Dict[str, TaskSpec]:
+        """Spec of each task it pads (with ``task_cfg``); tasks registered
+        after it was built count too when ``tasks`` is None."""
+        return task_specs_for(self.tasks, self.task_cfg)
+
+    def check_task_specs(self, specs: Mapping[str, TaskSpec],
+                         owner: str = 'model.decode_head') -> None:
+        """Raise ``ValueError`` unless it pads each task of ``specs`` (those
+        of the component ``owner``) into the same field with the same
+        ``pad_value``; the error names the task and the field."""
+        check_task_specs_agree(
+            specs, self.task_specs, PREPROCESSOR_SPEC_FIELDS, owner,
+            'model.data_preprocessor')
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         data = self.cast_data(data)
@@ -135,7 +178,8 @@ class MultiTaskDataPreProcessor(SegDataPreProcessor):
                 'data_samples must be given during training'
             inputs, data_samples = stack_multi_task_batch(
                 inputs, data_samples, size=self.size,
-                size_divisor=self.size_divisor, pad_val=self.pad_val)
+                size_divisor=self.size_divisor, pad_val=self.pad_val,
+                gt_pad_values=pad_values(self.task_specs))
             if self.batch_augments is not None:
                 inputs, data_samples = self.batch_augments(
                     inputs, data_samples)

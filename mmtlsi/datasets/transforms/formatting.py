@@ -7,7 +7,9 @@ from mmengine.structures import PixelData
 from mmseg.datasets.transforms import PackSegInputs
 
 from mmtlsi.registry import TRANSFORMS
-from mmtlsi.tasks import TASK_SPECS, TaskSpec
+from mmtlsi.tasks import TaskSpec
+
+from .task_specs import TaskSpecsMixin
 
 DEFAULT_META_KEYS = ('img_path', 'img_id', 'seg_map_path', 'ori_shape',
                      'img_shape', 'pad_shape', 'scale_factor', 'flip',
@@ -31,25 +33,30 @@ def to_pixel_data(arr: np.ndarray, spec: TaskSpec) -> PixelData:
 
 
 @TRANSFORMS.register_module()
-class PackMultiTaskInputs(PackSegInputs):
+class PackMultiTaskInputs(TaskSpecsMixin, PackSegInputs):
     """Pack the image (as ``PackSegInputs``) and every task's ground truth.
 
-    For each registered task (:data:`mmtlsi.tasks.TASK_SPECS`) whose
-    ``results_key`` is in the results, a ``PixelData`` is set at
-    ``spec.gt_field`` (``gt_sem_seg``, ``gt_depth_map``, ...): a (C, H, W)
-    tensor of ``spec.gt_dtype`` (``int64`` for label maps, ``float32`` for
-    depth / normals).
+    For each task whose ``results_key`` is in the results (every registered
+    task, with ``task_cfg`` or its dataset's specs), a ``PixelData`` is set
+    at ``spec.gt_field`` (``gt_sem_seg``, ``gt_depth_map``, ...): a
+    (C, H, W) tensor of ``spec.gt_dtype`` (``int64`` for label maps,
+    ``float32`` for depth / normals) with ``spec.gt_channels`` channels.
     """
 
-    def __init__(self, meta_keys=DEFAULT_META_KEYS) -> None:
+    SPEC_FIELDS = ('results_key', 'gt_field', 'gt_channels', 'gt_dtype')
+
+    def __init__(self, meta_keys=DEFAULT_META_KEYS,
+                 task_cfg=None) -> None:
         super().__init__(meta_keys=meta_keys)
+        self._init_task_specs(task_cfg)
 
     def transform(self, results: dict) -> dict:
-        task_keys = {s.results_key for s in TASK_SPECS.values()}
+        specs = self.task_specs
+        task_keys = {s.results_key for s in specs.values()}
         base = {k: v for k, v in results.items() if k not in task_keys}
         packed = super().transform(base)
         sample = packed['data_samples']
-        for spec in TASK_SPECS.values():
+        for spec in specs.values():
             if results.get(spec.results_key) is not None:
                 sample.set_field(
                     to_pixel_data(results[spec.results_key], spec),

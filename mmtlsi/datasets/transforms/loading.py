@@ -7,9 +7,9 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmtlsi.registry import TRANSFORMS
-from mmtlsi.tasks import IGNORE_INDEX, get_task_spec
 
-from ..decoders import AnnotationError, decode
+from ..decoders import IGNORE, AnnotationError, decode
+from .task_specs import TaskSpecsMixin
 
 
 def check_class_ids(arr: np.ndarray, num_classes: int,
@@ -32,8 +32,22 @@ def check_class_ids(arr: np.ndarray, num_classes: int,
             f'{ignore}); {int(bad.sum())} pixel(s)')
 
 
+def _with_ignore_index(arr: np.ndarray, ignore_index: Optional[int],
+                       img_shape) -> np.ndarray:
+    """A decoded label map with the decoders' ignore value (255) replaced
+    by the task's ``ignore_index``; an empty map becomes an all-ignored one
+    of ``img_shape``."""
+    if arr.size == 0 and img_shape is not None:
+        arr = np.full(img_shape, IGNORE, np.uint8)
+    if ignore_index is None or ignore_index == IGNORE:
+        return arr
+    dtype = arr.dtype if np.can_cast(np.min_scalar_type(ignore_index),
+                                     arr.dtype) else np.int64
+    return np.where(arr == IGNORE, ignore_index, arr).astype(dtype)
+
+
 @TRANSFORMS.register_module()
-class LoadMultiTaskAnnotations(BaseTransform):
+class LoadMultiTaskAnnotations(TaskSpecsMixin, BaseTransform):
     """Decode each task's files with the dataset's decoders.
 
     Required keys: ``ann_info`` (task -> ``dict(decoder, path, **kwargs)``,
@@ -48,16 +62,25 @@ class LoadMultiTaskAnnotations(BaseTransform):
     ``gt_sal_map``), and ``seg_fields`` lists them so that mmseg's geometric
     transforms move them all.
 
+    Label maps: the decoders mark ignored pixels with 255; a task whose
+    ``ignore_index`` is another value (``task_cfg``) gets them as that
+    value, and an empty annotation (no file for this sample) is all
+    ``ignore_index``.
+
     Args:
         tasks: load only these tasks (default: the sample's ``tasks``).
         check_shape: raise if a map's size differs from the image's (the
             error names both files).
+        task_cfg: per-task overrides (default: its dataset's specs).
     """
 
+    SPEC_FIELDS = ('results_key', 'gt_dtype', 'ignore_index')
+
     def __init__(self, tasks: Optional[Sequence[str]] = None,
-                 check_shape: bool = True) -> None:
+                 check_shape: bool = True, task_cfg=None) -> None:
         self.tasks = list(tasks) if tasks is not None else None
         self.check_shape = check_shape
+        self._init_task_specs(task_cfg)
 
     def transform(self, results: dict) -> dict:
         tasks = self.tasks if self.tasks is not None else results['tasks']
@@ -65,17 +88,22 @@ class LoadMultiTaskAnnotations(BaseTransform):
         img_shape = results['img'].shape[:2] if 'img' in results else None
         seg_fields = list(results.get('seg_fields', []))
         num_classes = results.get('num_classes', {})
+        specs = self.task_specs
         for task in tasks:
             if task not in ann_info:
                 raise KeyError(
                     f'sample {results.get("img_path")} has no annotation for '
                     f'task {task!r} (it has {list(ann_info)})')
-            spec = get_task_spec(task)
+            if task not in specs:
+                raise KeyError(f'sample {results.get("img_path")}: task '
+                               f'{task!r} is not registered (known: '
+                               f'{list(specs)})')
+            spec = specs[task]
             ann = dict(ann_info[task])
             name, path = ann.pop('decoder'), ann.pop('path')
             arr = decode(name, path, **ann)
-            if arr.size == 0 and spec.is_label_map and img_shape is not None:
-                arr = np.full(img_shape, IGNORE_INDEX, np.uint8)
+            if spec.is_label_map:
+                arr = _with_ignore_index(arr, spec.ignore_index, img_shape)
             if self.check_shape and img_shape is not None \
                     and tuple(arr.shape[:2]) != tuple(img_shape):
                 raise AnnotationError(

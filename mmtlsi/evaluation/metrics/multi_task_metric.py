@@ -22,7 +22,13 @@ from typing import Any, Sequence
 from mmengine.evaluator import BaseMetric
 
 from mmtlsi.registry import METRICS
-from mmtlsi.tasks import TASK_SPECS, TaskSpec, build_task_specs, task_metainfo
+from mmtlsi.tasks import (
+    TASK_SPECS,
+    TaskSpec,
+    build_task_specs,
+    task_metainfo,
+    task_specs_for,
+)
 from mmtlsi.utils import to_numpy
 
 from ..functional import delta_m, load_references
@@ -98,6 +104,7 @@ class MultiTaskMetric(BaseMetric):
                                f'{list(TASK_SPECS)}')
         self.tasks = tasks
         self.task_cfg = dict(task_cfg or {})
+        task_specs_for(tasks, self.task_cfg)   # bad settings fail here
         self.delta_m_ref = load_references(delta_m_ref)
         self.nproc = max(1, int(nproc))
         self._kinds: OrderedDict[str, MetricKind] | None = None
@@ -117,13 +124,14 @@ class MultiTaskMetric(BaseMetric):
         if self._kinds is None:
             tasks = self.tasks
             if tasks is None:
-                tasks = [n for n, s in TASK_SPECS.items()
+                specs = task_specs_for(None, self.task_cfg)
+                tasks = [n for n, s in specs.items()
                          if sample is not None and s.pred_field in sample]
                 if not tasks:
                     raise ValueError(
                         f'no prediction of a registered task in the sample '
                         f'(it has {sorted(sample or {})}; the tasks predict '
-                        f'{[s.pred_field for s in TASK_SPECS.values()]})')
+                        f'{[s.pred_field for s in specs.values()]})')
             self._kinds = OrderedDict(
                 (t, build_metric_kind(self._spec(t), self.nproc))
                 for t in tasks)

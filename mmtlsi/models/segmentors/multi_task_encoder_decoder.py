@@ -90,6 +90,10 @@ class MultiTaskEncoderDecoder(EncoderDecoder):
         self.decode_head = MODELS.build(decode_head)
         self.align_corners = self.decode_head.align_corners
         self.task_specs = self.decode_head.task_specs
+        # the preprocessor must pad each task as the head reads it
+        check = getattr(self.data_preprocessor, 'check_task_specs', None)
+        if check is not None:
+            check(self.task_specs, 'model.decode_head')
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
         return self.decode_head.loss(self.extract_feat(inputs), data_samples)
