@@ -14,7 +14,10 @@ from mmtlsi.registry import MODELS
 from mmtlsi.tasks import TaskSpec, check_task_specs_agree, task_specs_for
 
 #: the spec fields the data preprocessor reads
-PREPROCESSOR_SPEC_FIELDS = ('gt_field', 'pad_value')
+PREPROCESSOR_SPEC_FIELDS = ('gt_field', 'pad_value', 'ignore_index')
+#: metainfo key in which packing records task -> ``ignore_index`` of the
+#: label maps (``PackMultiTaskInputs``)
+GT_IGNORE_KEY = 'gt_ignore_index'
 
 
 def pad_values(specs: Mapping[str, TaskSpec]) -> Dict[str, float]:
@@ -121,9 +124,12 @@ class MultiTaskDataPreProcessor(SegDataPreProcessor):
     the predictions come back at the image's size.
 
     The model checks that it pads every task of the head with the value
-    the head reads (:meth:`check_task_specs`), so a ``pad_value`` set in the
-    head's ``task_cfg`` and not here stops the build with an error naming
-    the task; the configs pass both one shared ``task_cfg``.
+    the head reads (:meth:`check_task_specs`), so a ``pad_value`` or
+    ``ignore_index`` set in the head's ``task_cfg`` and not here stops the
+    build with an error naming the task; the configs pass both one shared
+    ``task_cfg``. Each batch's samples are checked against the ignore
+    index their ground truth was packed with (:meth:`check_samples`), so
+    data and model cannot disagree on it either.
 
     Args:
         tasks: the tasks whose ground truth it pads (names, or name ->
@@ -158,15 +164,36 @@ class MultiTaskDataPreProcessor(SegDataPreProcessor):
                          owner: str = 'model.decode_head') -> None:
         """Raise ``ValueError`` unless it pads each task of ``specs`` (those
         of the component ``owner``) into the same field with the same
-        ``pad_value``; the error names the task and the field."""
+        ``pad_value`` and ``ignore_index``; the error names the task and
+        the field."""
         check_task_specs_agree(
             specs, self.task_specs, PREPROCESSOR_SPEC_FIELDS, owner,
             'model.data_preprocessor')
+
+    def check_samples(self, data_samples: Sequence) -> None:
+        """Raise ``ValueError`` when a sample's ground truth marks ignored
+        labels with another value than the model reads (its metainfo
+        ``gt_ignore_index``, set by packing from the dataset's specs)."""
+        specs = None
+        for sample in data_samples:
+            recorded = sample.metainfo.get(GT_IGNORE_KEY) or {}
+            for task, value in recorded.items():
+                specs = self.task_specs if specs is None else specs
+                spec = specs.get(task)
+                if spec is not None and spec.ignore_index != value:
+                    raise ValueError(
+                        f'task {task!r}: ignore_index is {value!r} in the '
+                        f'data (the dataset\'s specs, '
+                        f'{sample.metainfo.get("img_path")}) but '
+                        f'{spec.ignore_index!r} in model.data_preprocessor; '
+                        f'give the dataset and the model the same task_cfg')
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         data = self.cast_data(data)
         inputs = data['inputs']
         data_samples = data.get('data_samples', None)
+        if data_samples is not None:
+            self.check_samples(data_samples)
         if self.channel_conversion and inputs[0].size(0) == 3:
             inputs = [x[[2, 1, 0], ...] for x in inputs]
         inputs = [x.float() for x in inputs]

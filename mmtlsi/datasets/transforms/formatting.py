@@ -11,6 +11,8 @@ from mmtlsi.tasks import TaskSpec
 
 from .task_specs import TaskSpecsMixin
 
+#: metainfo key: task -> ``ignore_index`` of each label map packed
+GT_IGNORE_KEY = 'gt_ignore_index'
 DEFAULT_META_KEYS = ('img_path', 'img_id', 'seg_map_path', 'ori_shape',
                      'img_shape', 'pad_shape', 'scale_factor', 'flip',
                      'flip_direction', 'reduce_zero_label', 'tasks')
@@ -41,6 +43,8 @@ class PackMultiTaskInputs(TaskSpecsMixin, PackSegInputs):
     at ``spec.gt_field`` (``gt_sem_seg``, ``gt_depth_map``, ...): a
     (C, H, W) tensor of ``spec.gt_dtype`` (``int64`` for label maps,
     ``float32`` for depth / normals) with ``spec.gt_channels`` channels.
+    The metainfo ``gt_ignore_index`` records task -> ``ignore_index`` of
+    the label maps packed.
     """
 
     SPEC_FIELDS = ('results_key', 'gt_field', 'gt_channels', 'gt_dtype')
@@ -56,9 +60,15 @@ class PackMultiTaskInputs(TaskSpecsMixin, PackSegInputs):
         base = {k: v for k, v in results.items() if k not in task_keys}
         packed = super().transform(base)
         sample = packed['data_samples']
+        ignore = {}
         for spec in specs.values():
             if results.get(spec.results_key) is not None:
                 sample.set_field(
                     to_pixel_data(results[spec.results_key], spec),
                     spec.gt_field)
+                if spec.is_label_map:
+                    ignore[spec.name] = spec.ignore_index
+        # what an ignored label is in this ground truth: the data
+        # preprocessor checks that the model reads the same
+        sample.set_metainfo({GT_IGNORE_KEY: ignore})
         return packed

@@ -43,7 +43,9 @@ def _with_ignore_index(arr: np.ndarray, ignore_index: Optional[int],
         return arr
     dtype = arr.dtype if np.can_cast(np.min_scalar_type(ignore_index),
                                      arr.dtype) else np.int64
-    return np.where(arr == IGNORE, ignore_index, arr).astype(dtype)
+    out = arr.astype(dtype)
+    out[arr == IGNORE] = ignore_index
+    return out
 
 
 @TRANSFORMS.register_module()
