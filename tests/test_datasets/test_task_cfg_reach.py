@@ -170,3 +170,27 @@ def test_label_maps_get_the_task_ignore_index():
     assert _with_ignore_index(arr, 255, None) is arr
     empty = _with_ignore_index(np.zeros((0, 0), np.uint8), -1, (2, 3))
     assert empty.tolist() == [[-1] * 3] * 2
+
+
+def _semseg_sample(recorded_ignore):
+    gt = torch.tensor([[[0, 254], [1, 1]]])
+    pred = torch.tensor([[[0, 1], [1, 0]]])
+    return dict(img_path='a.png', gt_ignore_index=dict(semseg=recorded_ignore),
+                gt_sem_seg=dict(data=gt), pred_sem_seg=dict(data=pred))
+
+
+def test_the_metric_reads_the_ignore_index_the_data_was_packed_with():
+    """semseg packed with 254 = ignore: an evaluator still ignoring 255
+    refuses the sample; one given the dataset's task_cfg scores the three
+    other pixels: class 0 IoU 1/2, class 1 IoU 1/2, mIoU 50 %."""
+    from mmtlsi.evaluation import MultiTaskMetric
+    metric = MultiTaskMetric(tasks=['semseg'],
+                             task_cfg=dict(semseg=dict(num_classes=2)))
+    with pytest.raises(ValueError, match=r"task 'semseg': ignore_index is "
+                       r'254 in the data .* but 255 in MultiTaskMetric'):
+        metric.process({}, [_semseg_sample(254)])
+    metric = MultiTaskMetric(tasks=['semseg'], task_cfg=dict(
+        semseg=dict(num_classes=2, ignore_index=254, pad_value=254)))
+    metric.process({}, [_semseg_sample(254)])
+    result = metric.compute_metrics(metric.results)
+    assert result['semseg/mIoU'] == pytest.approx(50.0)

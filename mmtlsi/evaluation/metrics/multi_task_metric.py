@@ -77,6 +77,9 @@ class MultiTaskMetric(BaseMetric):
             ``dict(semseg=dict(num_classes=21), edge=dict(max_dist=0.0075))``.
             The class count of a 'classes' task not given here comes from
             ``dataset_meta`` (the task's ``classes``), else from its spec.
+            A sample whose label map was packed with another
+            ``ignore_index`` (its metainfo ``gt_ignore_index``) is an
+            error.
         delta_m_ref: single-task references (dict, JSON / YAML path, results
             files of ``tools/test.py``) keyed by metric key
             (``'semseg/mIoU'``) or task name (its main metric).
@@ -141,11 +144,21 @@ class MultiTaskMetric(BaseMetric):
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             entry = {}
+            # task -> ignore_index its label map was packed with
+            recorded = sample.get('gt_ignore_index') or {}
             for name, kind in self.kinds(sample).items():
                 spec = kind.spec
                 if spec.pred_field not in sample or \
                         spec.gt_field not in sample:
                     continue
+                if name in recorded and \
+                        recorded[name] != spec.ignore_index:
+                    raise ValueError(
+                        f'task {name!r}: ignore_index is {recorded[name]!r} '
+                        f'in the data (the dataset\'s specs, '
+                        f'{sample.get("img_path")}) but '
+                        f'{spec.ignore_index!r} in MultiTaskMetric; give the '
+                        f'evaluator the dataset\'s task_cfg')
                 pred = to_numpy(sample[spec.pred_field])
                 gt = _crop(to_numpy(sample[spec.gt_field]), pred.shape)
                 entry[name] = kind.sample_stats(pred, gt)
