@@ -67,8 +67,10 @@ class MultiTaskVisualizer(SegLocalVisualizer):
             mmseg's ``SegLocalVisualizer`` (the dataset's ``metainfo`` replaces
             them when a runner sets ``dataset_meta``).
         tasks: tasks to draw and their order (default: all that are present).
-        task_cfg: per-task overrides (e.g. ``semseg=dict(num_classes=40)``)
-            used to size the default palettes.
+        task_cfg: per-task overrides (e.g. ``semseg=dict(num_classes=40)``),
+            the dataset's (the configs pass it one shared ``task_cfg``); a
+            ground truth packed with another ``ignore_index`` (metainfo
+            ``gt_ignore_index``) is an error.
         alpha: opacity of class colours over the image (1: colours only).
         cmap: OpenCV colour map name for depth.
         depth_percentile: if set, the depth range is the
@@ -126,9 +128,19 @@ class MultiTaskVisualizer(SegLocalVisualizer):
                  draw_pred: bool = True) -> List[str]:
         """Tasks with a prediction or ground truth in ``data_sample``."""
         order = self.tasks if self.tasks is not None else list(TASK_SPECS)
+        # task -> ignore_index its label map was packed with
+        recorded = data_sample.metainfo.get('gt_ignore_index') or {}
         found = []
         for task in order:
             spec = self.task_spec(task)
+            if draw_gt and spec.gt_field in data_sample and \
+                    task in recorded and \
+                    recorded[task] != spec.ignore_index:
+                raise ValueError(
+                    f'task {task!r}: ignore_index is {recorded[task]!r} in '
+                    f'the data (the dataset\'s specs) but '
+                    f'{spec.ignore_index!r} in MultiTaskVisualizer; give '
+                    f'the visualizer the dataset\'s task_cfg')
             if (draw_pred and spec.pred_field in data_sample) or \
                     (draw_gt and spec.gt_field in data_sample):
                 found.append(task)

@@ -194,3 +194,28 @@ def test_the_metric_reads_the_ignore_index_the_data_was_packed_with():
     metric.process({}, [_semseg_sample(254)])
     result = metric.compute_metrics(metric.results)
     assert result['semseg/mIoU'] == pytest.approx(50.0)
+
+
+def test_the_visualizer_reads_the_ignore_index_the_data_was_packed_with():
+    """semseg packed with 254 = ignore: a visualizer still ignoring 255
+    refuses to draw its ground truth; given the dataset's task_cfg it draws
+    the 254 pixel black, as the ignored pixels are drawn."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    from mmtlsi.visualization import MultiTaskVisualizer
+    sample = SegDataSample(metainfo=dict(gt_ignore_index=dict(semseg=254)))
+    sample.gt_sem_seg = PixelData(data=torch.tensor([[[0, 254], [1, 1]]]))
+    image = np.zeros((2, 2, 3), np.uint8)
+    vis = MultiTaskVisualizer(name='vis_255', task_cfg=dict(
+        semseg=dict(num_classes=2)))
+    with pytest.raises(ValueError, match=r"task 'semseg': ignore_index is "
+                       r'254 in the data .* but 255 in MultiTaskVisualizer'):
+        vis.tasks_in(sample)
+    vis = MultiTaskVisualizer(name='vis_254', task_cfg=dict(
+        semseg=dict(num_classes=2, ignore_index=254, pad_value=254)))
+    assert vis.tasks_in(sample) == ['semseg']
+    spec = vis.task_spec('semseg')
+    gt = vis.draw_task(spec, dict(gt=sample.gt_sem_seg.data), image)['gt']
+    assert gt[0, 1].tolist() == [0, 0, 0]
+    assert gt[0, 0].tolist() != [0, 0, 0]
