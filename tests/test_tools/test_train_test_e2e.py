@@ -61,7 +61,8 @@ def trained(tmp_path_factory):
     # samples, with the one line docs/visualization.md documents
     log_a = _run([sys.executable, 'tools/train.py', cfg2, '--work-dir',
                   work_dir, '--cfg-options', TENSORBOARD,
-                  'default_hooks.visualization.draw=True'], REPO)
+                  'default_hooks.visualization.draw=True',
+                  'default_hooks.visualization.interval=1'], REPO)
     # the same job, longer, restarted with --resume: continues at iter 2
     log_b = _run([sys.executable, 'tools/train.py', cfg4, '--work-dir',
                   work_dir, '--resume'], REPO)
