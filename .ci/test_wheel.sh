@@ -17,17 +17,22 @@ TMP=$(mktemp -d -t mmtlsi-wheel.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 start=$(date +%s)
 step() { echo "== [$(( $(date +%s) - start )) s] $*"; }
-pipq() { "$TMP/venv/bin/pip" install -q "$@" 2>&1 | grep -v '^WARNING: Location' || true; }
+pipq() {   # pip install, quiet; its output shown only when it fails
+    "$TMP/venv/bin/pip" install -q "$@" > "$TMP/pip.log" 2>&1 \
+        || { grep -v '^WARNING: Location' "$TMP/pip.log"; return 1; }
+}
 
 step "build wheel and sdist"
 $PYTHON -m venv "$TMP/venv"
 pipq --upgrade "pip>=23" "setuptools>=77.0.3,<81" wheel
+rm -rf "$REPO/build"          # stale files there would go into the wheel
 (cd "$REPO" && "$TMP/venv/bin/pip" wheel -q --no-deps --no-build-isolation \
-    -w "$TMP/dist" . 2>&1 | grep -v '^WARNING: Location' || true)
+    -w "$TMP/dist" . > "$TMP/pip.log" 2>&1) \
+    || { grep -v '^WARNING: Location' "$TMP/pip.log"; exit 1; }
 (cd "$REPO" && "$TMP/venv/bin/python" -c \
     "from setuptools import build_meta as b; b.build_sdist('$TMP/dist')" \
-    > /dev/null)
-rm -rf "$REPO/build" "$REPO"/*.egg-info
+    > "$TMP/sdist.log" 2>&1) || { cat "$TMP/sdist.log"; exit 1; }
+rm -rf "$REPO/build"
 WHEEL=$(ls "$TMP"/dist/mmtlsi-*.whl)
 SDIST=$(ls "$TMP"/dist/mmtlsi-*.tar.gz)
 
