@@ -67,3 +67,20 @@ def test_backends_list_replaces_the_config_list():
     assert cfg.visualizer.vis_backends == [dict(type='Local'),
                                            dict(type='TB')]
     assert all(isinstance(b, dict) for b in cfg.visualizer.vis_backends)
+
+
+def test_compile_and_partial_load_flags_set_config_keys(tmp_path):
+    from mmtlsi.tools.train import parse_args
+    cfg_file = tmp_path / 'c.py'
+    cfg_file.write_text("model = dict(type='X')\nload_from = None\n")
+    args = parse_args([str(cfg_file), '--compile', '--partial-load',
+                       '--cfg-options', 'load_from=w.pth'])
+    assert args.compile and args.partial_load
+    from mmtlsi.apis.run_config import build_run_config
+    cfg = build_run_config(str(cfg_file), args.cfg_options,
+                           compile=args.compile,
+                           partial_load=args.partial_load)
+    assert cfg.compile is True and cfg.load_from_strict is False
+    assert cfg.load_from == 'w.pth'
+    plain = build_run_config(str(cfg_file))
+    assert 'compile' not in plain and 'load_from_strict' not in plain
