@@ -27,6 +27,8 @@ from mmengine.registry import init_default_scope
 from .inference import get_test_pipeline_cfg, init_model
 
 InputType = Union[str, np.ndarray]
+#: the files of a folder input that are read as images
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def model_index_entry(name: str) -> str:
@@ -121,7 +123,7 @@ class MTLSIInferencer(BaseInferencer):
     def _inputs_to_list(self, inputs) -> list:
         if isinstance(inputs, str) and osp.isdir(inputs):
             return [osp.join(inputs, f) for f in sorted(os.listdir(inputs))
-                    if osp.isfile(osp.join(inputs, f))]
+                    if f.lower().endswith(IMAGE_SUFFIXES)]
         return super()._inputs_to_list(inputs)
 
     @staticmethod

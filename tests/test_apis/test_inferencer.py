@@ -34,6 +34,7 @@ def setup(tmp_path_factory):
     for i, (h, w) in enumerate([(48, 64), (40, 56)]):
         mmcv.imwrite(rng.integers(0, 255, (h, w, 3), dtype=np.uint8),
                      str(images / f'im{i}.png'))
+    (images / 'notes.txt').write_text('not an image')   # left out
     files = [str(images / 'im0.png'), str(images / 'im1.png')]
     # one image at a time, as the inferencer's default batch_size=1 runs
     model = init_model(DEMO_CFG, ckpt)
