@@ -2,6 +2,8 @@
 #               make test   (install + the test suite)
 #               make test-oldest  (the oldest declared set, numpy 1.x, in
 #                                  .venv-oldest: foundation + end-to-end tests)
+#               make test-wheel   (the wheel, installed into a fresh venv,
+#                                  used from a folder outside the clone)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -21,7 +23,8 @@ OLDEST_STAMP := $(OLDEST_VENV)/.mmtlsi-installed
 OLDEST_TESTS ?= tests/test_foundation tests/test_tools/test_train_test_e2e.py \
 	tests/test_tools/test_kill_resume.py tests/test_datasets/test_errors.py
 
-.PHONY: install test demo lint format clean-demo install-oldest test-oldest
+.PHONY: install test demo lint format clean-demo install-oldest test-oldest \
+	test-wheel
 
 install: $(STAMP)
 
@@ -54,6 +57,12 @@ $(OLDEST_STAMP): requirements/oldest.txt setup.py
 
 test-oldest: install-oldest
 	OMP_NUM_THREADS=1 $(OLDEST_PY) -m pytest $(PYTEST_ARGS) $(OLDEST_TESTS)
+
+# Build the wheel and sdist, install the wheel (not editable) into a fresh
+# virtual environment and run a downstream project from a temporary folder
+# (.ci/test_wheel.sh says what is checked).
+test-wheel:
+	bash .ci/test_wheel.sh $(PYTHON) "$(TORCH_PINS)"
 
 lint: install
 	$(VENV)/bin/ruff check mmtlsi tools tests configs demo

@@ -1,4 +1,12 @@
-"""Install mmtlsi. ``make install`` does this with the pinned, tested set."""
+"""Install mmtlsi. ``make install`` does this with the pinned, tested set.
+
+The wheel and the sdist carry the configs, the model index and the tools
+inside the package, at ``mmtlsi/.mim/{configs,tools,demo,model-index.yml}``,
+where mmengine resolves ``_base_ = 'mmtlsi::...'`` and OpenMMLab's ``mim``
+finds ``train.py``, ``test.py`` and the other scripts. In the repository
+these four are symbolic links to the top-level folders; building follows
+them and copies the files.
+"""
 import os.path as osp
 
 from setuptools import find_packages, setup
@@ -20,6 +28,22 @@ def read_version():
     return scope['__version__']
 
 
+#: what the package ships for mmengine and mim (below mmtlsi/.mim)
+MIM_FILES = [
+    '.mim/model-index.yml',
+    *(f'.mim/configs/**/*.{ext}' for ext in ('py', 'yml', 'md')),
+    *(f'.mim/tools/**/*.{ext}' for ext in ('py', 'sh')),
+    *(f'.mim/demo/*.{ext}' for ext in ('py', 'md')),
+]
+
+#: ``mmtlsi-<tool>`` commands, the same as ``python -m mmtlsi.tools.<tool>``
+CONSOLE_SCRIPTS = [
+    f'mmtlsi-{name.replace("_", "-")}=mmtlsi.tools.{name}:main'
+    for name in ('train', 'test', 'print_config', 'check_dataset',
+                 'browse_dataset', 'analyze_logs', 'collect_results',
+                 'backbone2mm')
+]
+
 with open(osp.join(HERE, 'README.md'), encoding='utf-8') as f:
     long_description = f.read()
 
@@ -34,10 +58,9 @@ setup(
     python_requires='>=3.11',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'demo',
                                     'docs')),
-    # mmengine resolves `_base_ = 'mmtlsi::...'` inside <package>/.mim/configs
-    package_data={'mmtlsi': ['.mim/configs/**/*.py', '.mim/model-index.yml',
-                            'datasets/meta/*.json']},
-    include_package_data=True,
+    package_data={'mmtlsi': MIM_FILES + ['datasets/meta/*.json']},
+    include_package_data=False,
+    entry_points={'console_scripts': CONSOLE_SCRIPTS},
     install_requires=read_requirements('runtime.txt') +
     read_requirements('mminstall.txt'),
     extras_require={

@@ -1,16 +1,20 @@
 """Predict every task of a multi-task model on one image and draw them.
 
 ``python demo/image_demo.py IMG CONFIG CHECKPOINT [--out-file PATH]
-[--device cpu] [--show]``
+[--device cpu] [--show] [--partial-load]``
+
+The checkpoint must fit the config's model exactly; otherwise the demo stops
+naming the file and the keys (``--partial-load``: load what fits on purpose).
 """
 import argparse
 import os.path as osp
+import sys
 
 import mmcv
-from mmengine.config import DictAction
 
 import mmtlsi  # noqa: F401  (applies mmtlsi.compat before mmseg)
-from mmtlsi.apis import inference_model, init_model
+from mmtlsi.apis import CheckpointMismatchError, inference_model, init_model
+from mmtlsi.apis.run_config import add_cfg_options_argument
 from mmtlsi.visualization import MultiTaskVisualizer
 
 
@@ -30,8 +34,10 @@ def parse_args(argv=None):
                         help='seconds the window stays open (0: until a key)')
     parser.add_argument('--alpha', type=float, default=1.0,
                         help='opacity of class colours over the image')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
+    parser.add_argument('--partial-load', action='store_true',
+                        help='load a checkpoint that fits the model only in '
+                        'part (what does not fit is listed)')
+    add_cfg_options_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -39,8 +45,12 @@ def main(argv=None):
     args = parse_args(argv)
     if args.out_file is None and not args.show:
         args.out_file = osp.splitext(osp.basename(args.img))[0] + '_mtl.png'
-    model = init_model(args.config, args.checkpoint, device=args.device,
-                       cfg_options=args.cfg_options)
+    try:
+        model = init_model(args.config, args.checkpoint, device=args.device,
+                           cfg_options=args.cfg_options,
+                           strict=not args.partial_load)
+    except (CheckpointMismatchError, FileNotFoundError) as e:
+        sys.exit(f'error: {e}')
     result = inference_model(model, args.img)[0]
     visualizer = MultiTaskVisualizer(
         name='image_demo', alpha=args.alpha,

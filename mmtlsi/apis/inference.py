@@ -12,11 +12,11 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmseg.registry import DATASETS
 from mmseg.structures import SegDataSample
 
 from .builder import build_model
+from .checkpoint import load_model_checkpoint
 
 ImageType = Union[str, Path, np.ndarray]
 
@@ -42,7 +42,8 @@ def _dataset_metainfo(cfg: Config) -> dict:
 def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
-               cfg_options: Optional[dict] = None) -> torch.nn.Module:
+               cfg_options: Optional[dict] = None,
+               strict: bool = True) -> torch.nn.Module:
     """Build a model from a config and load a checkpoint into it.
 
     Args:
@@ -52,6 +53,11 @@ def init_model(config: Union[str, Path, Config],
             cleared so that no pretrained weights are fetched.
         device: ``'cpu'``, ``'cuda'``, ``'cuda:0'``...
         cfg_options: overrides merged into the config.
+        strict: a checkpoint that does not fill the model exactly (a key
+            missing or extra, a shape that differs) raises
+            :class:`~mmtlsi.apis.checkpoint.CheckpointMismatchError` naming
+            the file and the keys; ``False`` loads what fits and prints the
+            rest.
 
     Returns:
         The model in eval mode on ``device``, with ``model.cfg`` (the config)
@@ -63,7 +69,11 @@ def init_model(config: Union[str, Path, Config],
     cfg = model.cfg
     dataset_meta = None
     if checkpoint is not None:
-        ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
+        what = 'the model of ' + (
+            str(config) if isinstance(config, (str, Path))
+            else str(cfg.filename or 'the config'))
+        ckpt, _ = load_model_checkpoint(model, checkpoint, strict=strict,
+                                        what=what)
         dataset_meta = (ckpt.get('meta') or {}).get('dataset_meta')
     if dataset_meta is None:
         dataset_meta = _dataset_metainfo(cfg)

@@ -9,6 +9,7 @@ A new key is added on purpose by writing it with a leading ``+``
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import inspect
 import os
@@ -32,7 +33,7 @@ RUN_KEYS = frozenset((
     'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level',
     'visualizer', 'default_scope', 'randomness', 'experiment_name',
     'model_wrapper_cfg', 'runner_type', 'custom_imports', 'compile',
-    'data_root', 'crop_size'))
+    'data_root', 'crop_size', 'load_from_strict'))
 
 
 class ConfigOptionError(KeyError):
@@ -42,16 +43,85 @@ class ConfigOptionError(KeyError):
         return str(self.args[0])
 
 
+def literal_value(text: str):
+    """The value of a Python literal written on the command line: numbers,
+    strings, ``True/False/None``, lists, tuples, ``{...}`` and
+    ``dict(key=value, ...)``; a bare name is the string it spells (as
+    mmengine's ``DictAction`` reads ``[a,b]``). Nothing is executed."""
+
+    def value(node):
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, ast.UnaryOp) and isinstance(
+                node.op, (ast.USub, ast.UAdd)) and isinstance(
+                    node.operand, ast.Constant) and isinstance(
+                        node.operand.value, (int, float)):
+            number = node.operand.value
+            return -number if isinstance(node.op, ast.USub) else number
+        if isinstance(node, ast.List):
+            return [value(e) for e in node.elts]
+        if isinstance(node, ast.Tuple):
+            return tuple(value(e) for e in node.elts)
+        if isinstance(node, ast.Dict):
+            if None in node.keys:
+                raise ValueError('** in a dict literal')
+            return {value(k): value(v)
+                    for k, v in zip(node.keys, node.values)}
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id == 'dict' and not node.args \
+                and all(kw.arg for kw in node.keywords):
+            return {kw.arg: value(kw.value) for kw in node.keywords}
+        raise ValueError(f'not a literal: {ast.unparse(node)}')
+
+    return value(ast.parse(text.strip(), mode='eval').body)
+
+
+class CfgOptionsAction(DictAction):
+    """mmengine's ``DictAction``, plus values holding dicts:
+    ``vis_backends="[dict(type='LocalVisBackend'),dict(type=X)]"`` or
+    ``"[{'type': 'LocalVisBackend'}]"`` give a list of dicts (mmengine's
+    action splits them into strings). Other values parse as there."""
+
+    @staticmethod
+    def _parse_iterable(val: str):
+        if 'dict(' in val or '{' in val:
+            try:
+                return literal_value(val)
+            except (SyntaxError, ValueError) as e:
+                raise argparse.ArgumentError(
+                    None, f'--cfg-options: cannot read {val!r} as a '
+                    f'literal: {e}') from None
+        return DictAction._parse_iterable(val)
+
+
+def add_cfg_options_argument(parser: argparse.ArgumentParser) -> None:
+    """``--cfg-options KEY=VALUE ...`` read with :class:`CfgOptionsAction`."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
+        metavar='KEY=VALUE',
+        help='override settings of the config, e.g. '
+        'train_cfg.max_iters=100, key="[a,b]" or '
+        'key="[dict(type=A),dict(type=B)]". Only keys the config has '
+        'are accepted; write +KEY=VALUE to add a new one.')
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every run tool takes: --work-dir, --cfg-options,
-    --launcher, --local-rank."""
+    --compile, --partial-load, --launcher, --local-rank."""
     parser.add_argument('--work-dir', help='the folder for logs, checkpoints '
                         'and results (default: ./work_dirs/<config name>)')
+    add_cfg_options_argument(parser)
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-        help='override settings of the config, e.g. '
-        'train_cfg.max_iters=100 or key="[a,b]". Only keys the config has '
-        'are accepted; write +KEY=VALUE to add a new one.')
+        '--compile', action='store_true',
+        help="compile the model with torch.compile (mmengine's `compile` "
+        'config key)')
+    parser.add_argument(
+        '--partial-load', action='store_true',
+        help='let a checkpoint (load_from) fill the model in part: what '
+        'does not fit is listed and left as initialised (default: such a '
+        'checkpoint stops the run with the keys)')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm', 'mpi'],
                         help='job launcher')
@@ -246,12 +316,19 @@ def merge_cfg_options(cfg: Config, options: Optional[Mapping]) -> Config:
 
 def build_run_config(config: str, cfg_options: Optional[Mapping] = None,
                      work_dir: Optional[str] = None,
-                     launcher: str = 'none') -> Config:
+                     launcher: str = 'none', *, compile: bool = False,
+                     partial_load: bool = False) -> Config:
     """The config of a run: the file, then ``--cfg-options``, then the work
     dir (``--work-dir`` > the config's ``work_dir`` >
-    ``./work_dirs/<config name>``) and the launcher."""
+    ``./work_dirs/<config name>``) and the launcher. ``compile`` sets
+    mmengine's ``compile`` key; ``partial_load`` sets
+    ``load_from_strict = False``."""
     cfg = merge_cfg_options(Config.fromfile(config), cfg_options)
     cfg.launcher = launcher
+    if compile:
+        cfg.compile = True
+    if partial_load:
+        cfg.load_from_strict = False
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
@@ -263,6 +340,7 @@ def build_run_config(config: str, cfg_options: Optional[Mapping] = None,
 def parse_cfg_options(pairs: Iterable[str]) -> dict:
     """``['a.b=1', 'c=x']`` -> options dict, parsed as ``--cfg-options``."""
     parser = argparse.ArgumentParser()
-    parser.add_argument('--o', nargs='+', action=DictAction, default={})
+    parser.add_argument('--o', nargs='+', action=CfgOptionsAction,
+                        default={})
     pairs = list(pairs)
     return parser.parse_args(['--o', *pairs]).o if pairs else {}

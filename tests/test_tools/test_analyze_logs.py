@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import os.path as osp
 
@@ -23,11 +22,8 @@ LINES = [
 
 
 def load_tool():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'analyze_logs.py')
-    spec = importlib.util.spec_from_file_location('_mt_analyze_logs', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from mmtlsi.tools import analyze_logs
+    return analyze_logs
 
 
 @pytest.fixture

@@ -10,11 +10,15 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CFG = osp.join(REPO, 'configs', 'demo', 'mtlsi_tiny_synthetic-nyud.py')
+TENSORBOARD = ("visualizer.vis_backends=[dict(type='LocalVisBackend'),"
+               "dict(type='TensorboardVisBackend')]")
+TASKS = ('semseg', 'depth', 'normals', 'edge')
 
 
 def _run(args, cwd, timeout=600, extra_env=None):
@@ -53,8 +57,12 @@ def trained(tmp_path_factory):
     work_dir = str(root / 'work')
     cfg2 = _tiny_config(str(root), data_root, 2)
     cfg4 = _tiny_config(str(root), data_root, 4)
+    # the first run also logs to TensorBoard and draws the validation
+    # samples, with the one line docs/visualization.md documents
     log_a = _run([sys.executable, 'tools/train.py', cfg2, '--work-dir',
-                  work_dir], REPO)
+                  work_dir, '--cfg-options', TENSORBOARD,
+                  'default_hooks.visualization.draw=True',
+                  'default_hooks.visualization.interval=1'], REPO)
     # the same job, longer, restarted with --resume: continues at iter 2
     log_b = _run([sys.executable, 'tools/train.py', cfg4, '--work-dir',
                   work_dir, '--resume'], REPO)
@@ -201,3 +209,110 @@ def test_second_run_on_a_live_work_dir_is_refused(trained, tmp_path):
     assert f'{work_dir} is in use by another live training run' in err
     assert f'pid {os.getpid()}' in err
     assert sorted(os.listdir(work_dir)) == ['.mmtlsi-train.lock']
+
+
+def test_tensorboard_event_file_holds_losses_metrics_lr_pictures(trained):
+    """TensorBoard's own reader finds, next to the local backend's files,
+    every loss, every task metric, the learning rate and the pictures."""
+    import glob
+
+    import cv2
+    from tensorboard.backend.event_processing.event_accumulator import (
+        EventAccumulator,
+    )
+    events = glob.glob(osp.join(trained['work_dir'], '*', 'vis_data',
+                                'events.out.tfevents.*'))
+    assert len(events) == 1                     # only the first run had it
+    vis_data = osp.dirname(events[0])
+    acc = EventAccumulator(events[0], size_guidance={'images': 0,
+                                                     'scalars': 0})
+    acc.Reload()
+    scalars = set(acc.Tags()['scalars'])
+    losses = {'loss'} | {f'loss_{t}' for t in TASKS} | {
+        f'loss_{t}_coarse' for t in TASKS}
+    metrics = {'semseg/mIoU', 'semseg/aAcc', 'depth/rmse', 'depth/delta1',
+               'normals/mean', 'normals/11.25', 'edge/odsF', 'edge/oisF'}
+    assert losses | metrics | {'lr'} <= scalars
+    # the same numbers as the local backend's scalars.json, step by step
+    with open(osp.join(vis_data, 'scalars.json')) as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    local = {(k, line['step']): v for line in lines for k, v in line.items()
+             if k != 'step'}
+    assert set(k for k, _ in local) <= scalars
+    for tag in sorted(losses | metrics | {'lr'}):
+        for event in acc.Scalars(tag):
+            assert event.value == pytest.approx(local[(tag, event.step)],
+                                                rel=1e-6), tag
+    assert [e.step for e in acc.Scalars('loss')] == [1, 2]
+    # one picture per validation sample, the one the local backend wrote
+    images = sorted(acc.Tags()['images'])
+    assert images == ['val_val_00000', 'val_val_00001', 'val_val_00002']
+    for tag in images:
+        event = acc.Images(tag)[-1]
+        decoded = cv2.imdecode(
+            np.frombuffer(event.encoded_image_string, np.uint8),
+            cv2.IMREAD_COLOR)
+        written = cv2.imread(osp.join(vis_data, 'vis_image',
+                                      f'{tag}_{event.step}.png'))
+        np.testing.assert_array_equal(decoded, written)
+
+
+def _other_model_checkpoint(trained, tmp_path):
+    """The trained checkpoint's tensors, one head tensor widened."""
+    ckpt = torch.load(osp.join(trained['work_dir'], 'iter_4.pth'),
+                      map_location='cpu', weights_only=True)
+    state = ckpt['state_dict']
+    key = next(k for k in state if k.startswith('decode_head.')
+               and k.endswith('.weight') and state[k].dim() == 4)
+    state[key] = torch.zeros((state[key].shape[0] + 1, ) +
+                             state[key].shape[1:])
+    state['decode_head.extra.weight'] = torch.zeros(2)
+    path = str(tmp_path / 'other.pth')
+    torch.save({'state_dict': state, 'meta': ckpt['meta']}, path)
+    return path, key
+
+
+def test_checkpoint_that_does_not_fit_stops_test_train_demo(trained,
+                                                            tmp_path):
+    path, key = _other_model_checkpoint(trained, tmp_path)
+    err = _fails([sys.executable, 'tools/test.py', trained['cfg'], path,
+                  '--work-dir', str(tmp_path / 't'), '--no-flops'])
+    assert f'error: checkpoint {path} does not fit' in err
+    assert key in err and 'decode_head.extra.weight' in err
+    assert 'Traceback' not in err and '--partial-load' in err
+    err = _fails([sys.executable, 'tools/train.py', trained['cfg'],
+                  '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+                  f'load_from={path}'])
+    assert f'checkpoint {path} does not fit' in err and key in err
+    assert not osp.exists(tmp_path / 'w' / 'iter_2.pth')
+    image = osp.join(trained['data_root'], 'val', 'images')
+    image = osp.join(image, sorted(os.listdir(image))[0]) \
+        if osp.isdir(image) else None
+    if image is None:                     # any image of the synthetic set
+        import glob
+        image = sorted(glob.glob(osp.join(trained['data_root'], '**',
+                                          '*.png'), recursive=True))[0]
+    err = _fails([sys.executable, 'demo/image_demo.py', image,
+                  trained['cfg'], path, '--out-file',
+                  str(tmp_path / 'p.png')])
+    assert f'checkpoint {path} does not fit' in err and key in err
+    assert not osp.exists(tmp_path / 'p.png')
+    # on purpose: the rest of the file is loaded, the run goes on
+    log = _run([sys.executable, 'tools/test.py', trained['cfg'], path,
+                '--work-dir', str(tmp_path / 't2'), '--no-flops',
+                '--partial-load'], REPO)
+    assert 'partial load' in log or 'size mismatch' in log
+    assert 'Seg. mIoU' in log
+
+
+def test_config_errors_are_one_line(trained, tmp_path):
+    ckpt = osp.join(trained['work_dir'], 'iter_4.pth')
+    err = _fails([sys.executable, 'tools/test.py',
+                  str(tmp_path / 'missing.py'), ckpt])
+    assert 'Traceback' not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error:'), err
+    assert f'{tmp_path}/missing.py' in lines[0]
+    err = _fails([sys.executable, 'tools/test.py', trained['cfg'],
+                  str(tmp_path / 'nope.pth')])
+    assert err.strip() == f'error: checkpoint {tmp_path}/nope.pth not found'
