@@ -14,7 +14,8 @@ What is read:
 
 - the file, local or URL, through torch's safe loader (``weights_only=True``,
   with the types :mod:`mmtlsi.compat` allows); URLs are cached where
-  ``torch.hub`` caches them, downloaded once per machine (rank 0 first);
+  ``torch.hub`` caches them, downloaded once per node (its local rank 0,
+  while the node's other processes wait);
 - its state dict: a ``state_dict`` or ``model`` entry if there is one, with any
   ``module.`` prefix removed and, when keys start with ``backbone.``, only
   those keys (a classifier's neck and head, a segmentor's head are not
@@ -41,7 +42,7 @@ from urllib.parse import urlparse
 
 import torch
 import torch.nn as nn
-from mmengine.dist import barrier, get_dist_info
+from mmengine.dist import all_reduce, get_dist_info
 from mmengine.logging import print_log
 from mmengine.model.weight_init import update_init_info
 from mmseg.registry import WEIGHT_INITIALIZERS
@@ -96,32 +97,39 @@ def _download_help(url: str) -> str:
 
 
 def _fetch(url: str) -> str:
-    """Download ``url`` into torch.hub's cache once; return the local path.
+    """Download ``url`` into torch.hub's cache once per node; return the
+    local path.
 
-    Rank 0 downloads while the other ranks wait; a failure stops every rank
+    On each node the process of local rank 0 (``LOCAL_RANK``, as torchrun
+    and Slurm's launcher set it) downloads, unless the file is there; the
+    others wait. Whether the caches are node-local or one shared folder,
+    every node then has the file. A failure on any node stops every rank
     with the same advice instead of leaving them waiting.
     """
     path = hub_cache_path(url)
     rank, world_size = get_dist_info()
+    local_rank = int(os.environ.get('LOCAL_RANK', rank)) \
+        if world_size > 1 else 0
     failure = None
-    if rank == 0 and not osp.isfile(path):
+    if local_rank == 0 and not osp.isfile(path):
         os.makedirs(osp.dirname(path), exist_ok=True)
         print_log(f'Downloading {url} to {path}', logger='current')
         try:
             torch.hub.download_url_to_file(url, path, progress=False)
         except Exception as err:  # any network or HTTP failure
             failure = err
+    failed = failure is not None or not osp.isfile(path)
     if world_size > 1:
-        barrier()
-    if failure is not None:
+        flag = torch.tensor([int(failed)])
+        all_reduce(flag, op='max')   # also the barrier: everyone waits
+        failed = bool(flag.item())
+    if failed:
+        why = (f' ({type(failure).__name__}: {failure})' if failure else
+               ': the download failed on a node (see the log of its local '
+               'rank 0)')
         raise BackboneWeightsError(
-            f'Could not download the backbone checkpoint {url} '
-            f'({type(failure).__name__}: {failure}). {_download_help(url)}'
-        ) from failure
-    if not osp.isfile(path):
-        raise BackboneWeightsError(
-            f'The backbone checkpoint {url} is not at {path}: the download '
-            f'on rank 0 failed. {_download_help(url)}')
+            f'Could not download the backbone checkpoint {url} to {path}'
+            f'{why}. {_download_help(url)}') from failure
     return path
 
 

@@ -95,7 +95,8 @@ class PreemptionHook(Hook):
             f'{name}: stopped after iteration {runner.iter + 1}, checkpoint '
             f'{path}; continue with --resume (exit code '
             f'{PREEMPTED_EXIT_CODE})')
-        self._restore()
+        # the handlers stay: a launcher's SIGTERM to the other ranks while
+        # they exit (srun --kill-on-bad-exit) must not turn 75 into 143
         raise SystemExit(PREEMPTED_EXIT_CODE)
 
     def after_run(self, runner) -> None:
