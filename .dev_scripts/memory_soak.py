@@ -3,7 +3,10 @@
 Trains the demo config (``configs/demo/mtlsi_tiny_synthetic-nyud.py``) for
 ``--iters`` iterations with ``--workers`` data-loader workers and records the
 resident set size (``VmRSS``) of the training process and, summed, of its
-worker processes every ``--every`` iterations. Prints the samples and the
+worker processes every ``--every`` iterations, with its anonymous part (``RssAnon``: heap and
+other private memory, where a leak shows; file-backed pages can be
+reclaimed by the kernel under memory pressure and make ``VmRSS`` fall).
+Prints the samples and the
 growth after warm-up (from iteration ``--warmup`` to the end) as JSON.
 
     python .dev_scripts/memory_soak.py --iters 1000 --workers 2 \
@@ -23,12 +26,13 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CFG = osp.join(REPO, 'configs', 'demo', 'mtlsi_tiny_synthetic-nyud.py')
 
 
-def rss_mib(pid: int) -> float:
-    """``VmRSS`` of ``pid`` in MiB (0 for a process that is gone)."""
+def rss_mib(pid: int, field: str = 'VmRSS') -> float:
+    """``field`` of ``/proc/pid/status`` in MiB (0 for a process that is
+    gone)."""
     try:
         with open(f'/proc/{pid}/status') as f:
             for line in f:
-                if line.startswith('VmRSS:'):
+                if line.startswith(field + ':'):
                     return int(line.split()[1]) / 1024
     except FileNotFoundError:
         pass
@@ -60,6 +64,7 @@ class RssHook(Hook):
         workers = children(os.getpid())
         self.samples.append(dict(
             iter=step, main_mib=round(rss_mib(os.getpid()), 2),
+            main_anon_mib=round(rss_mib(os.getpid(), 'RssAnon'), 2),
             workers_mib=round(sum(rss_mib(p) for p in workers), 2),
             num_children=len(workers)))
         runner.logger.info(f'rss {self.samples[-1]}')
@@ -94,6 +99,8 @@ def main() -> None:
     result = dict(
         iters=args.iters, workers=args.workers, warmup=args.warmup,
         main_growth_mib=round(last['main_mib'] - first['main_mib'], 2),
+        main_anon_growth_mib=round(
+            last['main_anon_mib'] - first['main_anon_mib'], 2),
         workers_growth_mib=round(last['workers_mib'] - first['workers_mib'],
                                  2),
         max_main_mib=max(s['main_mib'] for s in after),

@@ -59,7 +59,7 @@ def _config(folder, url):
             model = dict(
                 backbone=dict(
                     norm_cfg=dict(type='BN', momentum=0.0),
-                    init_cfg=dict(type='StrictPretrained',
+                    init_cfg=dict(_delete_=True, type='StrictPretrained',
                                   checkpoint={url!r})),
                 decode_head=dict(norm_cfg=dict(type='BN', momentum=0.0)))
             train_dataloader = dict(batch_size=1, {loader})
