@@ -3,9 +3,10 @@
 Trains the demo config (``configs/demo/mtlsi_tiny_synthetic-nyud.py``) for
 ``--iters`` iterations with ``--workers`` data-loader workers and records the
 resident set size (``VmRSS``) of the training process and, summed, of its
-worker processes every ``--every`` iterations, with its anonymous part (``RssAnon``: heap and
-other private memory, where a leak shows; file-backed pages can be
-reclaimed by the kernel under memory pressure and make ``VmRSS`` fall).
+worker processes every ``--every`` iterations, with the process's anonymous
+part (``RssAnon``: heap and other private memory, where a leak shows;
+file-backed pages can be reclaimed by the kernel under memory pressure and
+make ``VmRSS`` fall).
 Prints the samples and the
 growth after warm-up (from iteration ``--warmup`` to the end) as JSON.
 
