@@ -4,9 +4,9 @@ mmengine writes a checkpoint with a plain ``open(path, 'wb')``: a run killed
 during the write leaves a truncated file under the checkpoint's final name.
 ``AtomicLocalBackend`` writes to a temporary file in the same folder, flushes
 it to disk and renames it over the target, so a checkpoint file is either the
-old one, the new one, or absent. ``AtomicCheckpointHook`` (``hooks.py``) uses
-it and deletes old checkpoints only once the new one and ``last_checkpoint``
-are on disk.
+old one, the new one, or absent. ``AtomicCheckpointHook``
+(``hooks/checkpoint_hook.py``) uses it and deletes old checkpoints only once
+the new one and ``last_checkpoint`` are on disk.
 
 This module also holds what a restarted run needs: removing the temporary
 files of a killed save, finding the checkpoint to resume from when
