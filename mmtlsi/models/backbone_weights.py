@@ -317,6 +317,14 @@ class StrictPretrained:
         self.allow_missing = tuple(allow_missing)
 
     def __call__(self, module: nn.Module) -> None:
+        if getattr(module, 'zero_init_residual', False):
+            # mmpretrain's ResNet-like backbones zero their residual norms
+            # after any init_cfg but type 'Pretrained': the file's values
+            raise BackboneWeightsError(
+                f'{type(module).__name__} has zero_init_residual=True, which '
+                f'would zero its residual blocks\' last norms after '
+                f'loading {self.checkpoint}; set '
+                f'model.backbone.zero_init_residual=False.')
         for child in module.children():
             if hasattr(child, 'init_weights') and not getattr(
                     child, 'is_init', False):

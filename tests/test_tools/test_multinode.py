@@ -58,6 +58,7 @@ def _config(folder, url):
             model = dict(
                 backbone=dict(
                     norm_cfg=dict(type='BN', momentum=0.0),
+                    zero_init_residual=False,
                     init_cfg=dict(_delete_=True, type='StrictPretrained',
                                   checkpoint={url!r})),
                 decode_head=dict(norm_cfg=dict(type='BN', momentum=0.0)))
