@@ -13,3 +13,8 @@ log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
+# SIGTERM / SIGUSR1: finish the iteration, save it, exit 75 (resume with
+# --resume); a resumed run with another number of processes or batch size
+# stops with advice. A config that sets its own custom_hooks keeps these two
+# in its list (docs/cluster.md).
+custom_hooks = [dict(type='PreemptionHook'), dict(type='ResumeCheckHook')]

@@ -41,6 +41,8 @@ visualizer = dict(task_cfg=task_cfg)
 max_iters = 600
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='NonFiniteGuardConstructor',  # docs/cluster.md
+    max_nonfinite_skips=0,
     optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999),
                    weight_decay=1e-4),
     clip_grad=dict(max_norm=10.0))

@@ -5,9 +5,25 @@ from .checkpoint_io import (
     find_resume_checkpoint,
 )
 from .dist import CPUDistributedDataParallel, init_cpu_process_group_if_needed
-from .hooks import AtomicCheckpointHook, MultiTaskVisualizationHook
+from .hooks import (
+    PREEMPTED_EXIT_CODE,
+    AtomicCheckpointHook,
+    MultiTaskVisualizationHook,
+    NonFiniteStateError,
+    PreemptionHook,
+    ResumeCheckHook,
+)
+from .nonfinite import (
+    NonFiniteGuardAmpOptimWrapper,
+    NonFiniteGuardConstructor,
+    NonFiniteGuardOptimWrapper,
+    NonFiniteLossError,
+)
 
 __all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend',
            'CPUDistributedDataParallel', 'MultiTaskVisualizationHook',
-           'WorkDirLock', 'atomic_write_bytes', 'find_resume_checkpoint',
-           'init_cpu_process_group_if_needed']
+           'NonFiniteGuardAmpOptimWrapper', 'NonFiniteGuardConstructor',
+           'NonFiniteGuardOptimWrapper', 'NonFiniteLossError',
+           'NonFiniteStateError', 'PREEMPTED_EXIT_CODE', 'PreemptionHook',
+           'ResumeCheckHook', 'WorkDirLock', 'atomic_write_bytes',
+           'find_resume_checkpoint', 'init_cpu_process_group_if_needed']

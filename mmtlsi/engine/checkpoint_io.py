@@ -4,9 +4,9 @@ mmengine writes a checkpoint with a plain ``open(path, 'wb')``: a run killed
 during the write leaves a truncated file under the checkpoint's final name.
 ``AtomicLocalBackend`` writes to a temporary file in the same folder, flushes
 it to disk and renames it over the target, so a checkpoint file is either the
-old one, the new one, or absent. ``AtomicCheckpointHook`` (``hooks.py``) uses
-it and deletes old checkpoints only once the new one and ``last_checkpoint``
-are on disk.
+old one, the new one, or absent. ``AtomicCheckpointHook``
+(``hooks/checkpoint_hook.py``) uses it and deletes old checkpoints only once
+the new one and ``last_checkpoint`` are on disk.
 
 This module also holds what a restarted run needs: removing the temporary
 files of a killed save, finding the checkpoint to resume from when
@@ -118,7 +118,11 @@ def resumable_checkpoints(folder: str) -> List[str]:
 def find_resume_checkpoint(work_dir: str
                            ) -> Tuple[Optional[str], Optional[str]]:
     """The checkpoint ``--resume`` continues from, and a warning if it is
-    not the one ``last_checkpoint`` names.
+    not the one ``last_checkpoint`` names, or lies outside ``work_dir``.
+
+    ``last_checkpoint`` holds an absolute path; the file of that name in
+    ``work_dir`` is taken first, so a work dir that was moved or copied
+    resumes from its own files.
 
     Returns ``(path, warning)``. ``path`` is None when the work dir holds no
     checkpoint at all. Raises ``FileNotFoundError`` when ``last_checkpoint``
@@ -130,10 +134,20 @@ def find_resume_checkpoint(work_dir: str
     if osp.isfile(marker):
         with open(marker, encoding='utf-8', errors='replace') as f:
             named = f.read().strip()
-        if named and not osp.isabs(named) and not osp.exists(named):
+    if named:
+        # a moved or copied work dir: its own file of that name, never the
+        # one in the folder it came from
+        own = osp.join(work_dir, osp.basename(named))
+        if is_complete_checkpoint(own):
+            return own, None
+        if not osp.isabs(named):
             named = osp.join(work_dir, named)
-        if named and is_complete_checkpoint(named):
-            return named, None
+        inside = osp.realpath(osp.dirname(named)) == osp.realpath(work_dir)
+        if is_complete_checkpoint(named) and (
+                inside or not resumable_checkpoints(work_dir)):
+            return named, None if inside else (
+                f'{marker} names {named}, outside {work_dir} (a checkpoint '
+                f'hook with out_dir); resuming from it')
     candidates = resumable_checkpoints(work_dir)
     if not candidates:
         if named is None:

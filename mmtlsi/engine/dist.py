@@ -4,13 +4,37 @@ mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` before it
 creates the process group, which fails where no NVIDIA driver exists. On
 such machines the group is created here with the ``gloo`` backend before the
 Runner starts; the Runner then sees an initialised group and skips its own.
+
+The group's key-value store is torchrun's (or rank 0's) TCP store under a
+prefix per restart attempt (``TORCHELASTIC_RESTART_COUNT``): after torchrun
+restarts a failed group, the new workers share the store with the keys the
+previous attempt left (gloo's peer addresses among them), and without the
+prefix they read those and fail to connect.
 """
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+
+
+def attempt_store(rank: int, world_size: int,
+                  timeout: timedelta = timedelta(minutes=30)):
+    """The launcher's TCP store at ``MASTER_ADDR:MASTER_PORT``, its keys
+    prefixed by the restart attempt.
+
+    Under torchrun the agent hosts the store (``TORCHELASTIC_USE_AGENT_STORE``)
+    and every rank is a client; otherwise rank 0 hosts it.
+    """
+    agent_hosts = os.environ.get('TORCHELASTIC_USE_AGENT_STORE') == 'True'
+    store = dist.TCPStore(
+        os.environ['MASTER_ADDR'], int(os.environ['MASTER_PORT']),
+        world_size, is_master=not agent_hosts and rank == 0,
+        timeout=timeout, multi_tenant=True)
+    attempt = os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')
+    return dist.PrefixStore(f'mmtlsi/attempt_{attempt}/', store)
 
 
 def init_cpu_process_group_if_needed(launcher: str) -> bool:
@@ -29,9 +53,10 @@ def init_cpu_process_group_if_needed(launcher: str) -> bool:
             f'--launcher pytorch needs the environment variables '
             f'{", ".join(missing)}; start the job with torchrun '
             f'(tools/dist_train.sh does).')
+    rank, world_size = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
     dist.init_process_group(
-        backend='gloo', rank=int(os.environ['RANK']),
-        world_size=int(os.environ['WORLD_SIZE']))
+        backend='gloo', store=attempt_store(rank, world_size), rank=rank,
+        world_size=world_size)
     return True
 
 

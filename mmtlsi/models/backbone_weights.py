@@ -1,33 +1,13 @@
 """Load a backbone's ImageNet weights, all of them, or stop with an error.
 
-A backbone's ``init_cfg`` names the file::
-
-    init_cfg=dict(type='StrictPretrained', checkpoint='https://...pth')
-
-and :class:`StrictPretrained` (an mmengine weight initializer, registered in
-mmseg's ``WEIGHT_INITIALIZERS``) loads it when the runner initialises the
-model. Unlike mmengine's ``Pretrained``, which loads with ``strict=False`` and
-only warns about what did not match, a backbone parameter that takes no value
-from the file is an error naming the keys and the file.
-
-What is read:
-
-- the file, local or URL, through torch's safe loader (``weights_only=True``,
-  with the types :mod:`mmtlsi.compat` allows); URLs are cached where
-  ``torch.hub`` caches them, downloaded once per machine (rank 0 first);
-- its state dict: a ``state_dict`` or ``model`` entry if there is one, with any
-  ``module.`` prefix removed and, when keys start with ``backbone.``, only
-  those keys (a classifier's neck and head, a segmentor's head are not
-  read);
-- its layout: the official Swin release (``layers.N.blocks...``,
-  ``patch_embed.proj``) is converted with the converter mmseg ships
-  (``swin2mmseg.convert_swin``: key renames, the patch-merging channel order,
-  ``head.*`` dropped); mm-layout files are taken as they are.
-
-The keys allowed to be absent from the file, or present in it but unused,
-are listed once, in :data:`ALLOWED_ABSENT` and :data:`ALLOWED_UNUSED`. A
-partial load is asked for in the config with ``allow_missing`` (regular
-expressions of backbone keys).
+``init_cfg=dict(type='StrictPretrained', checkpoint='https://...pth')`` on a
+backbone loads the file when the runner initialises the model. What
+mmengine's ``Pretrained`` does not, this does: a backbone tensor the file
+does not fill, or a file tensor that fills nothing, is an error naming the
+keys and the file (only :data:`ALLOWED_ABSENT` / :data:`ALLOWED_UNUSED` and
+the config's ``allow_missing`` regexes pass); the official Swin release is
+converted to the mm layout with mmseg's converter; a URL is fetched once per
+node (its local rank 0), read with torch's safe loader. See docs/backbones.md.
 """
 from __future__ import annotations
 
@@ -41,7 +21,7 @@ from urllib.parse import urlparse
 
 import torch
 import torch.nn as nn
-from mmengine.dist import barrier, get_dist_info
+from mmengine.dist import all_reduce, get_dist_info
 from mmengine.logging import print_log
 from mmengine.model.weight_init import update_init_info
 from mmseg.registry import WEIGHT_INITIALIZERS
@@ -59,9 +39,7 @@ ALLOWED_ABSENT = (
      'derived from the window size; mmpretrain drops it from the file when '
      'it interpolates the position bias table to another window size'),
 )
-
-# Checkpoint keys that fill no backbone parameter: (backbone class, regex,
-# why); class None: any backbone.
+# Checkpoint keys that fill no backbone parameter: (class or None: any).
 ALLOWED_UNUSED = (
     (None, r'head\..*', 'classifier head'),
     (None, r'neck\..*', 'classifier neck'),
@@ -72,13 +50,6 @@ ALLOWED_UNUSED = (
 
 class BackboneWeightsError(RuntimeError):
     """The backbone's checkpoint cannot be read, or does not fill it."""
-
-
-# --------------------------------------------------------------------------
-# reading the file
-# --------------------------------------------------------------------------
-def _is_url(path: str) -> bool:
-    return path.startswith(('http://', 'https://'))
 
 
 def hub_cache_path(url: str) -> str:
@@ -96,39 +67,41 @@ def _download_help(url: str) -> str:
 
 
 def _fetch(url: str) -> str:
-    """Download ``url`` into torch.hub's cache once; return the local path.
-
-    Rank 0 downloads while the other ranks wait; a failure stops every rank
-    with the same advice instead of leaving them waiting.
-    """
+    """Download ``url`` into torch.hub's cache once per node (local rank 0,
+    as torchrun and Slurm set ``LOCAL_RANK``; the others wait), shared or
+    node-local cache alike; a failure on any node stops every rank with the
+    same advice. Returns the local path."""
     path = hub_cache_path(url)
     rank, world_size = get_dist_info()
+    local_rank = int(os.environ.get('LOCAL_RANK', rank)) \
+        if world_size > 1 else 0
     failure = None
-    if rank == 0 and not osp.isfile(path):
+    if local_rank == 0 and not osp.isfile(path):
         os.makedirs(osp.dirname(path), exist_ok=True)
         print_log(f'Downloading {url} to {path}', logger='current')
         try:
             torch.hub.download_url_to_file(url, path, progress=False)
         except Exception as err:  # any network or HTTP failure
             failure = err
+    failed = failure is not None or not osp.isfile(path)
     if world_size > 1:
-        barrier()
-    if failure is not None:
+        flag = torch.tensor([int(failed)])
+        all_reduce(flag, op='max')   # also the barrier: everyone waits
+        failed = bool(flag.item())
+    if failed:
+        why = (f' ({type(failure).__name__}: {failure})' if failure else
+               ': the download failed on a node (see the log of its local '
+               'rank 0)')
         raise BackboneWeightsError(
-            f'Could not download the backbone checkpoint {url} '
-            f'({type(failure).__name__}: {failure}). {_download_help(url)}'
-        ) from failure
-    if not osp.isfile(path):
-        raise BackboneWeightsError(
-            f'The backbone checkpoint {url} is not at {path}: the download '
-            f'on rank 0 failed. {_download_help(url)}')
+            f'Could not download the backbone checkpoint {url} to {path}'
+            f'{why}. {_download_help(url)}') from failure
     return path
 
 
 def read_checkpoint(checkpoint: str) -> dict:
     """Read a local file or URL with torch's safe loader."""
-    path = _fetch(checkpoint) if _is_url(checkpoint) else \
-        osp.expanduser(checkpoint)
+    path = _fetch(checkpoint) if checkpoint.startswith(
+        ('http://', 'https://')) else osp.expanduser(checkpoint)
     if not osp.isfile(path):
         raise BackboneWeightsError(
             f'The backbone checkpoint {checkpoint} does not exist. Set '
@@ -147,23 +120,16 @@ def read_checkpoint(checkpoint: str) -> dict:
 
 
 def backbone_state_dict(checkpoint: dict) -> OrderedDict[str, torch.Tensor]:
-    """The backbone's tensors of a checkpoint, wrappers and prefixes removed.
-
-    ``state_dict`` / ``model`` entries are unwrapped, ``module.``
-    (DataParallel) is stripped, and when any key starts with ``backbone.``
-    only those keys are kept, without the prefix.
-    """
+    """The tensors of a checkpoint's ``state_dict`` / ``model`` entry (or of
+    the checkpoint), ``module.`` stripped; when keys start with
+    ``backbone.``, only those, without the prefix."""
     for wrapper in ('state_dict', 'model'):
         if isinstance(checkpoint.get(wrapper), dict):
             checkpoint = checkpoint[wrapper]
             break
-    state = OrderedDict()
-    for key, value in checkpoint.items():
-        if not isinstance(value, torch.Tensor):
-            continue
-        if key.startswith('module.'):
-            key = key[len('module.'):]
-        state[key] = value
+    state = OrderedDict(
+        (k[len('module.'):] if k.startswith('module.') else k, v)
+        for k, v in checkpoint.items() if isinstance(v, torch.Tensor))
     if any(k.startswith('backbone.') for k in state):
         state = OrderedDict((k[len('backbone.'):], v)
                             for k, v in state.items()
@@ -171,9 +137,6 @@ def backbone_state_dict(checkpoint: dict) -> OrderedDict[str, torch.Tensor]:
     return state
 
 
-# --------------------------------------------------------------------------
-# layouts
-# --------------------------------------------------------------------------
 def is_official_swin(state: dict) -> bool:
     """The layout of the Swin Transformer authors' release."""
     return 'patch_embed.proj.weight' in state and any(
@@ -183,9 +146,8 @@ def is_official_swin(state: dict) -> bool:
 def _mmseg_swin_converter():
     """``convert_swin`` of mmseg's ``tools/model_converters/swin2mmseg.py``.
 
-    mmseg ships the script in its package data (``mmseg/.mim/tools``; a source
-    checkout has it in ``tools/``); it is loaded from there, not copied.
-    """
+    mmseg ships it only as a script in its package data (``mmseg/.mim``, not
+    importable by name), so it is loaded from its file, not copied."""
     import mmseg
     package = osp.dirname(mmseg.__file__)
     relative = osp.join('tools', 'model_converters', 'swin2mmseg.py')
@@ -202,56 +164,36 @@ def _mmseg_swin_converter():
         f'mmseg ({package}); reinstall mmsegmentation from its wheel.')
 
 
-def official_swin_to_mm(state: dict, num_stages: int = 4) -> OrderedDict:
-    """Official Swin release -> mmseg/mmpretrain Swin keys.
-
-    mmseg's ``convert_swin`` renames the keys (``layers`` -> ``stages``,
-    ``attn`` -> ``attn.w_msa``, ``mlp.fc1/fc2`` -> ``ffn.layers.0.0/1``,
-    ``patch_embed.proj`` -> ``projection``), reorders the patch-merging
-    channels (the official code concatenates the 2x2 neighbours as
-    (0,0), (1,0), (0,1), (1,1); ``nn.Unfold`` in mm's ``PatchMerging`` as
-    (0,0), (0,1), (1,0), (1,1)) and drops ``head.*``. Its final ``norm.*`` is
-    what mmpretrain calls ``norm{num_stages - 1}``.
-    """
-    return rename_final_swin_norm(_mmseg_swin_converter()(state), num_stages)
-
-
 def rename_final_swin_norm(state: dict, num_stages: int = 4) -> OrderedDict:
-    """``norm.*`` (after the last stage) -> ``norm{num_stages - 1}.*``.
-
-    mmpretrain's ``SwinTransformer._load_from_state_dict`` does the same for
-    files without version metadata; doing it here makes the mapping explicit
-    and independent of that metadata.
-    """
+    """``norm.*`` (after the last stage) -> ``norm{num_stages - 1}.*``, as
+    mmpretrain's Swin does for files without version metadata."""
     last = f'norm{num_stages - 1}.'
     return OrderedDict(
         (last + k[len('norm.'):] if k.startswith('norm.') else k, v)
         for k, v in state.items())
 
 
+def official_swin_to_mm(state: dict, num_stages: int = 4) -> OrderedDict:
+    """Official Swin release -> mm Swin keys: mmseg's ``convert_swin``
+    (key renames, patch-merging channel order, ``head.*`` dropped), then
+    the final norm's name."""
+    return rename_final_swin_norm(_mmseg_swin_converter()(state), num_stages)
+
+
 def to_mm_layout(state: dict, backbone: nn.Module | None = None
                  ) -> tuple[OrderedDict, str]:
-    """Convert a backbone state dict to the mm layout; return it and the
-    name of the layout it came in. ``backbone`` (when given) is the module
-    that will take it."""
+    """``state`` in the mm layout, and the name of the layout it came in."""
     num_stages = len(getattr(backbone, 'stages', range(4)))
     if is_official_swin(state):
         return official_swin_to_mm(state, num_stages), 'official Swin'
-    if backbone is not None and _class_name(backbone) == 'SwinTransformer':
+    if type(backbone).__name__ == 'SwinTransformer':
         return rename_final_swin_norm(state, num_stages), 'mm'
     return OrderedDict(state), 'mm'
 
 
-# --------------------------------------------------------------------------
-# loading
-# --------------------------------------------------------------------------
-def _class_name(module: nn.Module) -> str:
-    return type(module).__name__
-
-
 def _rules(table, backbone: nn.Module) -> list[str]:
-    name = _class_name(backbone)
-    return [regex for cls, regex, _ in table if cls in (None, name)]
+    return [regex for cls, regex, _ in table
+            if cls in (None, type(backbone).__name__)]
 
 
 def _matches(key: str, patterns: Iterable[str]) -> bool:
@@ -269,16 +211,11 @@ def _window_of_table(table: torch.Tensor) -> int:
     return (round(table.shape[0]**0.5) + 1) // 2
 
 
-def _shape_mismatches(backbone: nn.Module, state: dict
-                      ) -> tuple[list[str], list[tuple[str, int, int]]]:
-    """Keys of ``state`` whose shape differs from the backbone's.
-
-    Returns the mismatches that make the file unusable ('key (file shape)
-    in the file, (shape) in the backbone') and the relative-position-bias
-    tables of another window size with the backbone's number of heads,
-    which mmpretrain's Swin resizes while loading (dropping their index
-    buffers): (key, file window, backbone window).
-    """
+def _shape_mismatches(backbone: nn.Module, state: dict):
+    """('key (file shape) in the file, (shape) in the backbone' for each
+    unusable tensor, [(key, file window, backbone window)] for the position
+    bias tables of another window that mmpretrain's Swin resizes while
+    loading, dropping their index buffers)."""
     own = backbone.state_dict()
     resizes = hasattr(backbone, '_prepare_relative_position_bias_table')
     wrong, resized = [], []
@@ -291,36 +228,28 @@ def _shape_mismatches(backbone: nn.Module, state: dict
             resized.append((key, _window_of_table(value),
                             _window_of_table(own[key])))
         else:
-            wrong.append((key, value.shape))
+            wrong.append(key)
     dropped = {key.replace('bias_table', 'index') for key, _, _ in resized}
-    wrong = [f'{key} {tuple(shape)} in the file, {tuple(own[key].shape)} in '
-             f'the backbone' for key, shape in wrong if key not in dropped]
+    wrong = [f'{key} {tuple(state[key].shape)} in the file, '
+             f'{tuple(own[key].shape)} in the backbone'
+             for key in wrong if key not in dropped]
     return wrong, resized
 
 
-def load_backbone_weights(backbone: nn.Module,
-                          checkpoint: str,
+def load_backbone_weights(backbone: nn.Module, checkpoint: str,
                           allow_missing: Iterable[str] = ()) -> dict:
-    """Fill ``backbone`` from ``checkpoint`` or raise BackboneWeightsError.
-
-    Args:
-        backbone: the backbone module.
-        checkpoint: a local path or an http(s) URL.
-        allow_missing: regexes (full match) of backbone keys that the file
-            may lack besides :data:`ALLOWED_ABSENT`: an explicit partial
-            load.
-
-    Returns:
-        ``dict(layout=..., loaded=[keys], absent=[keys], unused=[keys])``.
-    """
+    """Fill ``backbone`` from ``checkpoint`` (path or http(s) URL) or raise
+    BackboneWeightsError; ``allow_missing``: regexes (full match) of keys
+    the file may lack besides :data:`ALLOWED_ABSENT`. Returns
+    ``dict(layout=..., loaded=[keys], absent=[keys], unused=[keys])``."""
     state = backbone_state_dict(read_checkpoint(checkpoint))
     if not state:
         raise BackboneWeightsError(
             f'The backbone checkpoint {checkpoint} holds no tensors.')
     state, layout = to_mm_layout(state, backbone)
-    file_keys = set(state)
+    name = type(backbone).__name__
     where = (f'The backbone checkpoint {checkpoint} ({layout} layout) does '
-             f'not fit {_class_name(backbone)}')
+             f'not fit {name}')
     wrong, resized = _shape_mismatches(backbone, state)
     if wrong:
         raise BackboneWeightsError(
@@ -330,8 +259,7 @@ def load_backbone_weights(backbone: nn.Module,
     try:
         result = backbone.load_state_dict(state, strict=False)
     except Exception as err:
-        first_line = str(err).strip().split('\n')[0]
-        cause = f'{type(err).__name__}: {first_line}'
+        cause = f'{type(err).__name__}: {str(err).strip().splitlines()[0]}'
         if resized:
             key, file_window, own_window = resized[0]
             raise BackboneWeightsError(
@@ -349,7 +277,7 @@ def load_backbone_weights(backbone: nn.Module,
     not_filled = [k for k in missing if not _matches(k, absent_ok)]
     if not_filled or unexpected:
         lines = [f'The backbone checkpoint {checkpoint} ({layout} layout) '
-                 f'does not fill {_class_name(backbone)}:']
+                 f'does not fill {name}:']
         if not_filled:
             lines.append(f'  {len(not_filled)} backbone keys have no value '
                          f'in the file: {_short(not_filled)}')
@@ -360,8 +288,8 @@ def load_backbone_weights(backbone: nn.Module,
                      f'deliberate partial load lists the keys it leaves '
                      f'out in init_cfg.allow_missing (see {DOC}).')
         raise BackboneWeightsError('\n'.join(lines))
-    own = backbone.state_dict()
-    loaded = [k for k in own if k not in missing and k in file_keys]
+    loaded = [k for k in backbone.state_dict()
+              if k not in missing and k in state]
     return dict(layout=layout, loaded=loaded, absent=missing,
                 unused=list(result.unexpected_keys))
 
@@ -370,17 +298,14 @@ def load_backbone_weights(backbone: nn.Module,
 class StrictPretrained:
     """mmengine weight initializer: every backbone tensor from the file.
 
-    Args:
-        checkpoint: local path or http(s) URL of the checkpoint.
-        allow_missing: regexes of backbone keys the file may lack (an
-            explicit partial load); :data:`ALLOWED_ABSENT` always applies.
+    ``checkpoint``: local path or http(s) URL; ``allow_missing``: regexes of
+    backbone keys the file may lack (an explicit partial load).
 
-    mmengine's ``BaseModule.init_weights`` runs an init_cfg of type
-    ``'Pretrained'`` after the children's own ``init_weights`` and every other
-    type before them. Loaded before them, the weights would be overwritten
-    (mmpretrain's ``WindowMSA.init_weights`` redraws the position bias
-    tables), so this initializer first lets the children initialise
-    themselves, then loads.
+    mmengine runs an init_cfg of a type other than ``'Pretrained'`` before
+    the children's own ``init_weights``, which would then overwrite the
+    weights (mmpretrain's ``WindowMSA.init_weights`` redraws the position
+    bias tables); so the children initialise themselves first, then the
+    file is loaded.
     """
 
     def __init__(self, checkpoint: str, allow_missing: Iterable[str] = ()):
@@ -392,6 +317,14 @@ class StrictPretrained:
         self.allow_missing = tuple(allow_missing)
 
     def __call__(self, module: nn.Module) -> None:
+        if getattr(module, 'zero_init_residual', False):
+            # mmpretrain's ResNet-like backbones zero their residual norms
+            # after any init_cfg but type 'Pretrained': the file's values
+            raise BackboneWeightsError(
+                f'{type(module).__name__} has zero_init_residual=True, which '
+                f'would zero its residual blocks\' last norms after '
+                f'loading {self.checkpoint}; set '
+                f'model.backbone.zero_init_residual=False.')
         for child in module.children():
             if hasattr(child, 'init_weights') and not getattr(
                     child, 'is_init', False):
@@ -400,7 +333,7 @@ class StrictPretrained:
         report = load_backbone_weights(module, self.checkpoint,
                                        self.allow_missing)
         print_log(
-            f'{_class_name(module)}: {len(report["loaded"])} tensors loaded '
+            f'{type(module).__name__}: {len(report["loaded"])} tensors loaded '
             f'from {self.checkpoint} ({report["layout"]} layout); not in '
             f'the file (allowed): {_short(report["absent"], 8) or "none"}',
             logger='current')

@@ -1,10 +1,13 @@
 """AtomicCheckpointHook: the order of writes and deletes in a save."""
+import inspect
 import os
 
 import pytest
+import torch
+from mmengine.hooks import CheckpointHook
 from mmengine.logging import MessageHub, MMLogger
 
-from mmtlsi.engine import AtomicCheckpointHook
+from mmtlsi.engine import AtomicCheckpointHook, NonFiniteStateError
 from mmtlsi.engine.checkpoint_io import atomic_write_bytes
 
 
@@ -18,6 +21,8 @@ class FakeRunner:
         self.iter, self.epoch = 0, 0
         self.events = []
         self.fail_next_save = False
+        self.model = torch.nn.Linear(2, 1)
+        self.optim_wrapper = None
 
     def save_checkpoint(self, out_dir, filename, *args, **kwargs):
         if self.fail_next_save:
@@ -94,3 +99,42 @@ def test_checkpoint_hook_default_backend_is_atomic(tmp_path):
     hook = AtomicCheckpointHook(interval=2, by_epoch=False)
     hook.before_train(runner)
     assert isinstance(hook.file_backend, AtomicLocalBackend)
+
+
+def test_mmengine_private_method_overridden_has_the_pinned_signature():
+    # AtomicCheckpointHook overrides this one private method of mmengine's
+    # CheckpointHook; a changed signature must fail here, not in a run
+    params = list(inspect.signature(
+        CheckpointHook._save_checkpoint_with_step).parameters)
+    assert params == ['self', 'runner', 'step', 'meta']
+    assert list(inspect.signature(
+        AtomicCheckpointHook._save_checkpoint_with_step).parameters) == params
+    source = inspect.getsource(CheckpointHook._save_checkpoint)
+    assert '_save_checkpoint_with_step(runner, step, meta=meta)' in source
+
+
+@pytest.mark.parametrize('where', ['weight', 'optimizer'])
+def test_non_finite_state_is_never_saved_and_good_one_stays(tmp_path, where):
+    runner = FakeRunner(tmp_path, f'ckpt-hook-nonfinite-{where}')
+    optimizer = torch.optim.AdamW(runner.model.parameters())
+    runner.model(torch.ones(1, 2)).sum().backward()
+    optimizer.step()
+
+    class Wrapper:
+        def state_dict(self):
+            return optimizer.state_dict()
+
+    runner.optim_wrapper = Wrapper()
+    hook = _hook(runner, max_keep_ckpts=1)
+    _save(hook, runner, 2)
+    with torch.no_grad():
+        if where == 'weight':
+            runner.model.bias.fill_(float('nan'))
+        else:
+            optimizer.state[runner.model.weight]['exp_avg'][0, 1] = \
+                float('inf')
+    with pytest.raises(NonFiniteStateError,
+                       match='iteration 4: (bias|optimizer state 0.exp_avg)'):
+        _save(hook, runner, 4)
+    assert sorted(os.listdir(tmp_path)) == ['iter_2.pth', 'last_checkpoint']
+    assert (tmp_path / 'last_checkpoint').read_text().endswith('iter_2.pth')

@@ -139,3 +139,28 @@ def test_work_dir_lock_refuses_a_second_live_run(tmp_path):
     # the killed holder left nothing stuck
     lock = WorkDirLock(str(tmp_path)).acquire()
     lock.release()
+
+
+def test_moved_or_copied_work_dir_resumes_from_its_own_files(tmp_path):
+    import shutil
+
+    from mmtlsi.engine.checkpoint_io import find_resume_checkpoint
+    old = tmp_path / 'scratch' / 'run'
+    old.mkdir(parents=True)
+    _ckpt(old / 'iter_2.pth', 2.0)
+    _ckpt(old / 'iter_4.pth', 4.0)
+    (old / 'last_checkpoint').write_text(str(old / 'iter_2.pth'))
+    copy = tmp_path / 'home' / 'run'
+    shutil.copytree(old, copy)
+    # the original still exists: the copy resumes from its own iter_2
+    assert find_resume_checkpoint(str(copy)) == (str(copy / 'iter_2.pth'),
+                                                 None)
+    # the copy lacks the named file: its own newest, never the original
+    os.remove(copy / 'iter_2.pth')
+    path, warning = find_resume_checkpoint(str(copy))
+    assert path == str(copy / 'iter_4.pth')
+    assert str(old / 'iter_2.pth') in warning
+    # no checkpoint of its own (a hook with out_dir): the named file, said
+    os.remove(copy / 'iter_4.pth')
+    path, warning = find_resume_checkpoint(str(copy))
+    assert path == str(old / 'iter_2.pth') and 'outside' in warning

@@ -428,3 +428,25 @@ def test_converter_names_the_source_and_writes_nothing_when_it_does_not_fit(
         'layout) does not fill SwinTransformer')
     assert 'stages.1.blocks.1.ffn.layers.0.0.bias' in str(err.value)
     assert not (tmp_path / 'mm.pth').exists()
+
+
+def test_zero_init_residual_would_zero_loaded_weights_so_it_is_refused(
+        tmp_path):
+    # mmpretrain's ResNet zeroes each block's last norm after an init_cfg of
+    # any type but 'Pretrained'
+    cfg = dict(type='mmpretrain.ResNet', depth=18, base_channels=8,
+               stem_channels=8)
+    source = MODELS.build(cfg)
+    randomize(source)
+    torch.save({'state_dict': source.state_dict()}, tmp_path / 'r18.pth')
+    init_cfg = dict(type='StrictPretrained',
+                    checkpoint=str(tmp_path / 'r18.pth'))
+    backbone = MODELS.build(dict(cfg, init_cfg=init_cfg))
+    with pytest.raises(BackboneWeightsError,
+                       match='zero_init_residual=False'):
+        backbone.init_weights()
+    backbone = MODELS.build(dict(cfg, init_cfg=init_cfg,
+                                 zero_init_residual=False))
+    backbone.init_weights()
+    for key, value in source.state_dict().items():
+        assert torch.equal(backbone.state_dict()[key], value), key

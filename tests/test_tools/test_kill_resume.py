@@ -1,5 +1,6 @@
-"""A training run killed (SIGKILL) at random moments, also inside a save,
-always resumes and ends with the weights of an uninterrupted run."""
+"""A training run killed (SIGKILL) or preempted (SIGTERM / SIGUSR1) at
+random moments, also inside a save, always resumes and ends with the weights
+of an uninterrupted run."""
 import os
 import os.path as osp
 import random
@@ -11,6 +12,7 @@ import textwrap
 import threading
 import time
 
+import pytest
 import torch
 
 import mmtlsi  # noqa: F401  (allow-lists mmengine's checkpoint types)
@@ -37,7 +39,8 @@ runpy.run_path(sys.argv[0], run_name='__main__')
 
 def _config(folder):
     path = osp.join(folder, 'tiny.py')
-    loader = ('num_workers=0, persistent_workers=False, dataset=dict('
+    # one worker: a signal to the whole process group reaches it too
+    loader = ('num_workers=1, persistent_workers=True, dataset=dict('
               f'data_root={osp.join(folder, "data")!r}, num_train=6, '
               'num_val=2, img_size=(48, 64), seed=1)')
     with open(path, 'w') as f:
@@ -57,7 +60,7 @@ def _config(folder):
     return path
 
 
-def _start(cfg, work_dir, folder):
+def _start(cfg, work_dir, folder, new_session=False):
     launcher = osp.join(folder, 'launch.py')
     if not osp.exists(launcher):
         with open(launcher, 'w') as f:
@@ -67,7 +70,8 @@ def _start(cfg, work_dir, folder):
         cmd.append('--resume')
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True,
+                            start_new_session=new_session)
 
 
 def _temp_files(work_dir):
@@ -113,14 +117,30 @@ def _final_weights(work_dir):
     return ckpt['state_dict']
 
 
-def test_sigkill_at_random_moments_then_resume_matches(tmp_path):
-    folder = str(tmp_path)
+@pytest.fixture(scope='module')
+def reference(tmp_path_factory):
+    """Config, scratch folder and final weights of an uninterrupted run."""
+    folder = str(tmp_path_factory.mktemp('kill_resume'))
     cfg = _config(folder)
     ref_dir = osp.join(folder, 'ref')
     proc = _start(cfg, ref_dir, folder)
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out[-3000:]
-    reference = _final_weights(ref_dir)
+    ckpt = torch.load(osp.join(ref_dir, f'iter_{MAX_ITERS}.pth'),
+                      map_location='cpu', weights_only=True)
+    assert ckpt['meta']['world_size'] == 1
+    assert ckpt['meta']['batch_size'] == 2
+    return cfg, folder, _final_weights(ref_dir)
+
+
+def _assert_same_weights(resumed, reference, events):
+    assert resumed.keys() == reference.keys()
+    for key, value in reference.items():
+        assert torch.equal(resumed[key], value), (key, events)
+
+
+def test_sigkill_at_random_moments_then_resume_matches(reference):
+    cfg, folder, reference = reference
 
     rng = random.Random(20261202)
     work_dir = osp.join(folder, 'killed')
@@ -167,11 +187,74 @@ def test_sigkill_at_random_moments_then_resume_matches(tmp_path):
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out[-3000:]
     assert not _temp_files(work_dir), os.listdir(work_dir)
-    resumed = _final_weights(work_dir)
-    assert resumed.keys() == reference.keys()
-    for key, value in reference.items():
-        assert torch.equal(resumed[key], value), (key, kills)
+    _assert_same_weights(_final_weights(work_dir), reference, kills)
     print('kills (moment, when, inside a save):', kills)
     # max_keep_ckpts=1: exactly the last checkpoint is left
     assert sorted(n for n in os.listdir(work_dir) if n.endswith('.pth')) \
         == [f'iter_{MAX_ITERS}.pth']
+
+
+def _check_loadable_finite(work_dir):
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        named = f.read().strip()
+    ckpt = torch.load(named, map_location='cpu', weights_only=True)
+    for key, value in ckpt['state_dict'].items():
+        if value.is_floating_point():
+            assert torch.isfinite(value).all(), key
+    return ckpt['meta']['iter']
+
+
+def test_sigterm_sigusr1_at_random_moments_then_resume_matches(reference):
+    cfg, folder, reference = reference
+    rng = random.Random(20261204)
+    work_dir = osp.join(folder, 'preempted')
+    # (signal, moment): after a random iteration, to the process only; to
+    # the whole process group (as Slurm signals a job step), twice; while a
+    # checkpoint is written
+    plans = [('SIGTERM', 'iteration', False), ('SIGUSR1', 'iteration', True),
+             ('SIGTERM', 'save', False)]
+    events = []
+    for name, moment, group in plans:
+        resumed_at = _saved_step(work_dir)
+        proc = _start(cfg, work_dir, folder, new_session=group)
+        log = _Log(proc)
+        if moment == 'save':
+            leftover = set(_temp_files(work_dir))
+            while proc.poll() is None and \
+                    not set(_temp_files(work_dir)) - leftover:
+                time.sleep(0.002)
+            detail = 'inside a save'
+        else:
+            # at most 2 iterations on: room for the later plans (and the
+            # last iteration would end the run as usual)
+            target = rng.randint(resumed_at + 1, resumed_at + 2)
+            delay = rng.uniform(0.0, 0.3)
+            while proc.poll() is None and log.last_iter() < target:
+                time.sleep(0.002)
+            time.sleep(delay)
+            detail = f'{delay:.2f} s after iteration {target}'
+        assert proc.poll() is None, (name, detail, log.text()[-3000:])
+        seen = log.last_iter()
+        signum = getattr(signal, name)
+        if group:
+            os.killpg(proc.pid, signum)
+            time.sleep(0.05)
+            os.killpg(proc.pid, signum)       # a second signal changes nothing
+        else:
+            proc.send_signal(signum)
+        proc.wait(timeout=300)
+        out = log.text()
+        assert proc.returncode == 75, (name, detail, out[-3000:])
+        stopped = int(re.search(r'stopped after iteration (\d+)', out)[1])
+        # the iteration that ran when the signal came was finished and saved
+        assert seen <= stopped <= seen + 1, (seen, stopped)
+        assert _saved_step(work_dir) == stopped
+        assert _check_loadable_finite(work_dir) == stopped
+        assert not _temp_files(work_dir), os.listdir(work_dir)
+        events.append((name, detail, group, stopped))
+    proc = _start(cfg, work_dir, folder)
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-3000:]
+    assert f'resumed epoch: 0, iter: {events[-1][3]}' in out
+    _assert_same_weights(_final_weights(work_dir), reference, events)
+    print('preemptions (signal, when, process group, saved at):', events)

@@ -1,7 +1,12 @@
 # AdamW, initial LR 2e-5, polynomial decay over 40k iterations (the paper).
 # Weight decay: the paper is silent; 1e-6 as in InvPT's reference code.
 optimizer = dict(type='AdamW', lr=2e-5, betas=(0.9, 0.999), weight_decay=1e-6)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
+# NonFiniteGuardConstructor: a step whose loss or gradient norm is NaN or
+# infinite is not applied and stops the run (docs/cluster.md);
+# max_nonfinite_skips=N skips up to N such steps instead.
+optim_wrapper = dict(
+    type='OptimWrapper', constructor='NonFiniteGuardConstructor',
+    max_nonfinite_skips=0, optimizer=optimizer, clip_grad=None)
 param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=40000,
          by_epoch=False)

@@ -1,22 +1,42 @@
-"""Hooks."""
+"""Checkpoints that are written atomically, finite, and never lost."""
 from __future__ import annotations
 
 import os
 import os.path as osp
 import re
 from contextlib import contextmanager
-from typing import Sequence
 
-import mmcv
-from mmengine import fileio
-from mmengine.dist import is_main_process
+import torch
+from mmengine.dist import get_world_size, is_main_process
 from mmengine.hooks import CheckpointHook
-from mmseg.engine.hooks import SegVisualizationHook
-from mmseg.structures import SegDataSample
+from mmengine.model import is_model_wrapper
 
 from mmtlsi.registry import HOOKS
 
-from .checkpoint_io import atomic_write_bytes, remove_temp_files
+from ..checkpoint_io import atomic_write_bytes, remove_temp_files
+
+
+class NonFiniteStateError(RuntimeError):
+    """The model or optimizer holds a NaN or an infinity: not saved."""
+
+
+def first_non_finite(tensors) -> str | None:
+    """The name of the first floating-point tensor of ``tensors`` (name ->
+    tensor pairs) holding a NaN or an infinity, or None."""
+    for name, value in tensors:
+        if isinstance(value, torch.Tensor) and value.is_floating_point() \
+                and not bool(torch.isfinite(value).all()):
+            return name
+    return None
+
+
+def _optimizer_tensors(optim_wrapper):
+    state = optim_wrapper.state_dict()
+    for key, value in state.items():
+        if key == 'state':
+            for index, slots in value.items():
+                for slot, tensor in slots.items():
+                    yield f'optimizer state {index}.{slot}', tensor
 
 
 class _DeferredRemoval:
@@ -62,7 +82,11 @@ class AtomicCheckpointHook(CheckpointHook):
        superseded ``best_*`` checkpoint.
 
     At the start of training it removes the temporary files of a save that
-    was killed. Same arguments as ``CheckpointHook``.
+    was killed. A model or optimizer state holding a NaN or an infinity is
+    never written: the save raises :class:`NonFiniteStateError` instead, and
+    the checkpoints already on disk stay. Every checkpoint's ``meta`` records
+    ``world_size`` and ``batch_size`` (per process) of the run that wrote it.
+    Same arguments as ``CheckpointHook``.
     """
 
     def __init__(self, *args, backend_args=None, **kwargs) -> None:
@@ -130,7 +154,41 @@ class AtomicCheckpointHook(CheckpointHook):
         with self._deferred_removal():
             super()._save_best_checkpoint(runner, metrics)
 
+    def save_now(self, runner) -> str:
+        """Save the checkpoint of the iteration (epoch) that just ended, as a
+        regular one, unless it was saved already; returns its path."""
+        step = runner.epoch + 1 if self.by_epoch else runner.iter + 1
+        if self.last_ckpt != self.file_backend.join_path(
+                self.out_dir, self.filename_tmpl.format(step)):
+            self._save_checkpoint(runner)
+        return self.last_ckpt
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        batch_size = getattr(runner.train_dataloader, 'batch_size', None)
+        checkpoint.setdefault('meta', {}).update(
+            world_size=get_world_size(), batch_size=batch_size)
+
+    def check_finite(self, runner) -> None:
+        """Raise NonFiniteStateError if the model's parameters and buffers
+        or the optimizer's state hold a NaN or an infinity."""
+        model = runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+        bad = first_non_finite(model.state_dict().items())
+        if bad is None and getattr(runner, 'optim_wrapper', None) is not None \
+                and hasattr(runner.optim_wrapper, 'state_dict'):
+            bad = first_non_finite(_optimizer_tensors(runner.optim_wrapper))
+        if bad is not None:
+            raise NonFiniteStateError(
+                f'not saving the checkpoint of iteration {runner.iter + 1}: '
+                f'{bad} holds a NaN or an infinity; the checkpoints in '
+                f'{self.out_dir} are kept as they are.')
+
+    # The one private method of mmengine's CheckpointHook overridden here:
+    # ``_save_checkpoint_with_step(self, runner, step, meta)`` (its signature
+    # is pinned by tests/test_foundation/test_checkpoint_hook.py). mmengine
+    # deletes the oldest checkpoint inside it, before writing the new one.
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        self.check_finite(runner)
         stale = []
         if self.max_keep_ckpts > 0 and not (
                 self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
@@ -162,33 +220,3 @@ class AtomicCheckpointHook(CheckpointHook):
                 self.file_backend.remove(path)
             elif self.file_backend.isdir(path):
                 self.file_backend.rmtree(path)
-
-
-@HOOKS.register_module()
-class MultiTaskVisualizationHook(SegVisualizationHook):
-    """Draws every ``interval``-th validation / test sample with the
-    visualizer (``MultiTaskVisualizer`` in mmtlsi's configs).
-
-    Same options as mmseg's ``SegVisualizationHook``. Unlike it, drawing
-    during ``tools/test.py`` does not read ``runner.iter``, which makes the
-    Runner build the training loop, and with it the training dataset, in a
-    test-only run (slow, and an error where only the test split exists).
-    Pictures are named ``<mode>_<image name>_<step>.png``.
-    """
-
-    def _after_iter(self, runner, batch_idx: int, data_batch: dict,
-                    outputs: Sequence[SegDataSample],
-                    mode: str = 'val') -> None:
-        if self.draw is False or mode == 'train':
-            return
-        if not self.every_n_inner_iters(batch_idx, self.interval):
-            return
-        step = runner.iter if mode == 'val' else 0
-        for output in outputs:
-            img_bytes = fileio.get(output.img_path,
-                                   backend_args=self.backend_args)
-            img = mmcv.imfrombytes(img_bytes, channel_order='rgb')
-            name = osp.splitext(osp.basename(output.img_path))[0]
-            self._visualizer.add_datasample(
-                f'{mode}_{name}', img, data_sample=output, show=self.show,
-                wait_time=self.wait_time, step=step)
