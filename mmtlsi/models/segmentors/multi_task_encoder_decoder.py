@@ -70,7 +70,13 @@ class MultiTaskEncoderDecoder(EncoderDecoder):
     ``'whole'``. Sliding-window inference and mmseg's test-time augmentation
     (``aug_test``, ``SegTTAModel``) merge single-task ``seg_logits`` and are
     not supported; they raise instead of running on per-task dicts.
+
+    ``compute_dtype`` (None: the input's) is the dtype the network runs in
+    at inference; :func:`mmtlsi.models.optimize_for_inference` sets it with
+    bf16 weights. The input is cast to it and the logits come back in fp32.
     """
+
+    compute_dtype = None
 
     def __init__(self, backbone: dict, decode_head: dict,
                  neck: dict | None = None, train_cfg=None, test_cfg=None,
@@ -95,9 +101,12 @@ class MultiTaskEncoderDecoder(EncoderDecoder):
         return self.decode_head.loss(self.extract_feat(inputs), data_samples)
 
     def encode_decode(self, inputs: Tensor, batch_img_metas=None) -> dict:
-        """Final logits per task, resized to the input's size."""
-        outputs = self.decode_head(self.extract_feat(inputs))['final']
-        return {t: F.interpolate(x, size=inputs.shape[2:], mode='bilinear',
+        """Final logits per task (fp32), resized to the input's size."""
+        x = inputs if self.compute_dtype is None else inputs.to(
+            self.compute_dtype)
+        outputs = self.decode_head(self.extract_feat(x))['final']
+        return {t: F.interpolate(x.float(), size=inputs.shape[2:],
+                                 mode='bilinear',
                                  align_corners=self.align_corners)
                 for t, x in outputs.items()}
 
