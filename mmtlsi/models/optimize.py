@@ -122,3 +122,33 @@ def optimize_for_inference(model: nn.Module, fuse_bn: bool = True,
         model.compute_dtype = dtype
     model.inference_dtype_reason = reason
     return model
+
+
+def compile_network(model: nn.Module,
+                    compile_cfg: Union[bool, dict, None] = True
+                    ) -> nn.Module:
+    """``torch.compile`` a segmentor's tensor part, for training and
+    inference, in place.
+
+    ``model.network`` (backbone + head) and ``model.network_loss`` (the same
+    plus the losses from stacked targets) are replaced by compiled
+    versions; the Python around them (data samples, post-processing) stays
+    eager. Both trace as single graphs (no graph breaks).
+
+    Args:
+        compile_cfg: a config's ``compile`` value: ``True`` (defaults),
+            ``False`` / ``None`` (leave the model as it is), or a dict of
+            ``torch.compile`` keyword arguments (``backend``, ``mode``,
+            ``dynamic``, ``fullgraph``).
+    """
+    if compile_cfg is None or compile_cfg is False:
+        return model
+    kwargs = {} if compile_cfg is True else dict(compile_cfg)
+    for name in ('network', 'network_loss'):
+        if not callable(getattr(model, name, None)):
+            raise TypeError(f'compile_network: {type(model).__name__} has '
+                            f'no {name}() to compile')
+    # network_loss calls self.network: compiled, it traces through it
+    model.network = torch.compile(model.network, **kwargs)
+    model.network_loss = torch.compile(model.network_loss, **kwargs)
+    return model

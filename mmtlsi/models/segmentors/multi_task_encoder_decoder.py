@@ -97,14 +97,25 @@ class MultiTaskEncoderDecoder(EncoderDecoder):
         self.align_corners = self.decode_head.align_corners
         self.task_specs = self.decode_head.task_specs
 
+    def network(self, inputs: Tensor) -> dict:
+        """Backbone + head on a batch: dict(final=..., coarse=...) of logits
+        per task at stride 4. Tensors in, tensors out: the part
+        :func:`mmtlsi.models.compile_network` compiles."""
+        return self.decode_head(self.extract_feat(inputs))
+
+    def network_loss(self, inputs: Tensor, targets: dict) -> dict:
+        """The losses of a batch from stacked targets (tensors only)."""
+        return self.decode_head.loss_by_feat(self.network(inputs), targets)
+
     def loss(self, inputs: Tensor, data_samples) -> dict:
-        return self.decode_head.loss(self.extract_feat(inputs), data_samples)
+        return self.network_loss(
+            inputs, self.decode_head.stack_targets(data_samples))
 
     def encode_decode(self, inputs: Tensor, batch_img_metas=None) -> dict:
         """Final logits per task (fp32), resized to the input's size."""
         x = inputs if self.compute_dtype is None else inputs.to(
             self.compute_dtype)
-        outputs = self.decode_head(self.extract_feat(x))['final']
+        outputs = self.network(x)['final']
         return {t: F.interpolate(x.float(), size=inputs.shape[2:],
                                  mode='bilinear',
                                  align_corners=self.align_corners)
