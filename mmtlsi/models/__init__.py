@@ -6,6 +6,6 @@ from . import (  # noqa: F401
     losses,
     segmentors,
 )
-from .optimize import optimize_for_inference
+from .optimize import compile_network, optimize_for_inference
 
-__all__ = ['optimize_for_inference']
+__all__ = ['compile_network', 'optimize_for_inference']

@@ -71,6 +71,18 @@ class MTMQLFB(BaseModule):
                           groups=channels, bias=False),
                 nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
             for s in self.scales)
+        # The convs read channels-last maps (forward), and a depth-wise
+        # conv's weight gradient then comes back channels-last: the weights
+        # are stored in that layout too, so that gradient and parameter
+        # strides agree (DDP copies a gradient whose strides differ from its
+        # bucket's, and warns).
+        # (``contiguous(memory_format=...)`` keeps a (d, 1, k, k) weight as
+        # it is, since its one input channel makes both layouts "contiguous":
+        # the strides are set explicitly.)
+        for seq in self.query_convs:
+            weight = seq[0].weight.data
+            seq[0].weight.data = torch.empty_like(
+                weight, memory_format=torch.channels_last).copy_(weight)
         self.pool = nn.AvgPool2d(pool_stride, pool_stride, ceil_mode=True)
         self.norm_q = nn.LayerNorm(channels)
         self.norm_kv = nn.LayerNorm(channels)

@@ -70,7 +70,13 @@ class MultiTaskEncoderDecoder(EncoderDecoder):
     ``'whole'``. Sliding-window inference and mmseg's test-time augmentation
     (``aug_test``, ``SegTTAModel``) merge single-task ``seg_logits`` and are
     not supported; they raise instead of running on per-task dicts.
+
+    ``compute_dtype`` (None: the input's) is the dtype the network runs in
+    at inference; :func:`mmtlsi.models.optimize_for_inference` sets it with
+    bf16 weights. The input is cast to it and the logits come back in fp32.
     """
+
+    compute_dtype = None
 
     def __init__(self, backbone: dict, decode_head: dict,
                  neck: dict | None = None, train_cfg=None, test_cfg=None,
@@ -95,13 +101,27 @@ class MultiTaskEncoderDecoder(EncoderDecoder):
         if check is not None:
             check(self.task_specs, 'model.decode_head')
 
+    def network(self, inputs: Tensor) -> dict:
+        """Backbone + head on a batch: dict(final=..., coarse=...) of logits
+        per task at stride 4. Tensors in, tensors out: the part
+        :func:`mmtlsi.models.compile_network` compiles."""
+        return self.decode_head(self.extract_feat(inputs))
+
+    def network_loss(self, inputs: Tensor, targets: dict) -> dict:
+        """The losses of a batch from stacked targets (tensors only)."""
+        return self.decode_head.loss_by_feat(self.network(inputs), targets)
+
     def loss(self, inputs: Tensor, data_samples) -> dict:
-        return self.decode_head.loss(self.extract_feat(inputs), data_samples)
+        return self.network_loss(
+            inputs, self.decode_head.stack_targets(data_samples))
 
     def encode_decode(self, inputs: Tensor, batch_img_metas=None) -> dict:
-        """Final logits per task, resized to the input's size."""
-        outputs = self.decode_head(self.extract_feat(inputs))['final']
-        return {t: F.interpolate(x, size=inputs.shape[2:], mode='bilinear',
+        """Final logits per task (fp32), resized to the input's size."""
+        x = inputs if self.compute_dtype is None else inputs.to(
+            self.compute_dtype)
+        outputs = self.network(x)['final']
+        return {t: F.interpolate(x.float(), size=inputs.shape[2:],
+                                 mode='bilinear',
                                  align_corners=self.align_corners)
                 for t, x in outputs.items()}
 
