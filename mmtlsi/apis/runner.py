@@ -8,6 +8,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from mmseg.registry import RUNNERS
 
 from mmtlsi.engine import init_cpu_process_group_if_needed
+from mmtlsi.models import compile_network
 
 from .checkpoint import (
     CheckpointMismatchError,
@@ -19,13 +20,23 @@ from .checkpoint import (
 
 def build_runner(cfg: Config, launcher: str = 'none') -> Runner:
     """mmengine's Runner (or ``cfg.runner_type``) for ``cfg``; CPU processes
-    started by a launcher get a gloo process group first."""
+    started by a launcher get a gloo process group first.
+
+    ``cfg.compile`` compiles the segmentor's tensor part for training and
+    testing (:func:`mmtlsi.models.compile_network`). It is taken out of the
+    config the Runner sees: mmengine's own switch compiles only
+    ``train_step``, with mmengine's Python (where graphs break) inside.
+    """
     if init_cpu_process_group_if_needed(launcher):
         cfg.setdefault('model_wrapper_cfg',
                        dict(type='CPUDistributedDataParallel'))
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    compile_cfg = cfg.pop('compile', None)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
+        else Runner.from_cfg(cfg)
+    model = runner.model.module if is_model_wrapper(runner.model) \
+        else runner.model
+    compile_network(model, compile_cfg)
+    return runner
 
 
 def check_load_from(runner: Runner, cfg: Config) -> None:
