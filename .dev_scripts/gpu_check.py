@@ -107,7 +107,7 @@ def train_case(case, device, args, macs: float | None, peak: dict | None,
                                          args.workers)
     wrapper = wrapper_fn(model) if wrapper_fn else None
     if case.get('compiled'):
-        wrapper = torch.compile(wrapper or model,
+        wrapper = torch.compile(model if wrapper is None else wrapper,
                                 backend=args.compile_backend)
     step = analysis.make_train_step(model, cfg, device, case['amp'],
                                     torch.bfloat16, wrapper=wrapper)
@@ -312,7 +312,8 @@ def parse_args(argv=None):
     for key in ('nyud_config', 'pascal_config'):  # relative to the repo
         path = getattr(args, key)
         if not osp.isfile(path) and osp.isfile(osp.join(REPO, path)):
-            setattr(args, key, osp.join(REPO, path))
+            path = osp.join(REPO, path)
+        setattr(args, key, osp.abspath(path))
     return args
 
 

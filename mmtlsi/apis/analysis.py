@@ -149,7 +149,7 @@ def make_train_step(model, cfg, device='cpu', amp: bool = False,
         optim_cfg.pop('loss_scale', None)
     optim_wrapper = build_optim_wrapper(model, optim_cfg)
     model.train()
-    net = wrapper or model
+    net = model if wrapper is None else wrapper
 
     def step(data):
         data = model.data_preprocessor(data, True)
