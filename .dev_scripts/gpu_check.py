@@ -112,13 +112,14 @@ def train_case(case, device, args, macs: float | None, peak: dict | None,
     step = analysis.make_train_step(model, cfg, device, case['amp'],
                                     torch.bfloat16, wrapper=wrapper)
     extra = {}
+    batches = iter(loader)   # one iterator (InfiniteSampler: see analysis)
     if case.get('compiled'):
         start = time.perf_counter()
-        step(next(iter(loader)))
+        step(next(batches))
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
         extra['compile_s'] = time.perf_counter() - start
-    result = measure_train(step, loader, case['batch'], device, args.steps,
+    result = measure_train(step, batches, case['batch'], device, args.steps,
                            args.warmup)
     result.update(case, crop=list(case['crop']), **extra,
                   amp='bfloat16' if case['amp'] else 'float32',
@@ -130,7 +131,7 @@ def train_case(case, device, args, macs: float | None, peak: dict | None,
         result['model_tflops'] = 2 * step_macs / step_s / 1e12
         if peak is not None:
             result['share_of_peak'] = result['model_tflops'] / peak['tflops']
-    del step, model, loader
+    del step, model, loader, batches
     if device.type == 'cuda':
         torch.cuda.empty_cache()
     return result
@@ -272,7 +273,7 @@ def parse_args(argv=None):
     parser.add_argument('--steps', type=int, default=None,
                         help='timed steps per case (default 10; dry run 1)')
     parser.add_argument('--warmup', type=int, default=None,
-                        help='untimed steps first (default 3; dry run 1)')
+                        help='untimed steps first (default 3; dry run 0)')
     parser.add_argument('--images', type=int, default=None,
                         help='synthetic training images (default 64; '
                         'dry run 4)')
@@ -299,7 +300,7 @@ def parse_args(argv=None):
     if args.steps is None:
         args.steps = 1 if dry else 10
     if args.warmup is None:
-        args.warmup = 1 if dry else 3
+        args.warmup = 0 if dry else 3
     if args.images is None:
         args.images = 4 if dry else 64
     if args.compile_backend is None:

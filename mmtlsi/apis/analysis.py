@@ -219,9 +219,10 @@ def run_benchmark(config, checkpoint=None, *, mode='predict', device='cpu',
 
     ``compile``: the same measurement of ``torch.compile(model)`` as well
     (a backend name, or True for inductor), under ``compiled``
-    (``compile_s``: the first compiled call, compiling included). ``peaks`` (from :func:`machine_peaks`) and ``macs`` (count
-    the forward's multiply-adds): each result also as a share of the peak
-    of its precision (``share_of_peak``)."""
+    (``compile_s``: the first compiled call, compiling included).
+    ``peaks`` (from :func:`machine_peaks`) and ``macs`` (count the
+    forward's multiply-adds): each result also as a share of the peak of
+    its precision (``share_of_peak``)."""
     device = torch.device(device)
     dtype = amp_dtype or default_amp_dtype(device)
     clock = meter.get_clock(timer, device)
@@ -268,13 +269,17 @@ def run_benchmark(config, checkpoint=None, *, mode='predict', device='cpu',
                 return lambda data: None
             return make_train_step(model, cfg, device, amp, dtype, net)
 
+        # one iterator for every run: a second iterator of mmengine's
+        # InfiniteSampler stops once the first one is garbage-collected
+        batches = iter(loader)
+
         def timed(net):
-            return meter.measure_train(make_step(net), loader, batch, device,
-                                       repeat, warmup, clock)
+            return meter.measure_train(make_step(net), batches, batch,
+                                       device, repeat, warmup, clock)
 
         def first_call(net):
             step = make_step(net)
-            data = next(iter(loader))
+            data = next(batches)
             return meter.time_call(lambda: step(data), device, clock)
     if model is not None and macs:
         from mmtlsi.utils import count_flops

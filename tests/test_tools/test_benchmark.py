@@ -366,3 +366,21 @@ def test_get_flops_parts_fit_in_the_forward():
     with pytest.raises(KeyError, match='decode_hed'):
         get_flops.main([DEMO, '--no-flops', '--cfg-options',
                         'model.decode_hed.x=1'])
+
+
+def test_train_mode_eager_and_compiled_share_the_data(tmp_path):
+    """--mode train --compile: the eager and the compiled steps draw from
+    one dataloader iterator (a second one of InfiniteSampler would stop);
+    a step is three forwards of the crop."""
+    r = tool.main([DEMO, '--mode', 'train', '--batch-size', '2',
+                   '--num-workers', '0', '--crop-size', '64', '96',
+                   '--data-size', '96', '128', '--data-root', str(tmp_path),
+                   '--repeat', '1', '--warmup', '0', '--peak-size', '32',
+                   '--compile', 'eager'])
+    assert r['shape'] == [64, 96] and r['batch_size'] == 2
+    model = analysis.build_model_for_analysis(DEMO)
+    from mmtlsi.utils import count_flops
+    assert r['forward_gmacs'] == pytest.approx(
+        count_flops(model, (64, 96))['total'] / 1e9)
+    assert r['compiled']['images_per_s'] > 0
+    assert r['compiled']['compile_s'] > 0
