@@ -3,9 +3,9 @@ a share of the machine's matmul peak measured in the same process.
 
 ``python -m mmtlsi.tools.benchmark CONFIG [CHECKPOINT]
 [--mode predict|train|data] [--device cpu|cuda] [--amp | --compare-amp]
-[--amp-dtype bfloat16|float16] [--compile [BACKEND]] [--shape H W] [--batch-size N]
-[--crop-size H W] [--data-size H W] [--num-workers N] [--repeat N]
-[--warmup N] [--timer wall|cpu] [--peak-size N] [--out JSON]``
+[--amp-dtype bfloat16|float16] [--compile [BACKEND]] [--shape H W]
+[--batch-size N] [--crop-size H W] [--data-size H W] [--num-workers N]
+[--repeat N] [--warmup N] [--timer wall|cpu] [--peak-size N] [--out JSON]``
 
 ``predict`` times ``predict`` on a fixed batch of random images;
 ``train`` times whole training steps (data, forward, losses, backward,
