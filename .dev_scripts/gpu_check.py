@@ -39,12 +39,18 @@ import os.path as osp
 import subprocess
 import sys
 import time
+from functools import partial
 
 import torch
 
 from mmtlsi.apis import analysis
 from mmtlsi.apis.analysis import markdown_table
-from mmtlsi.utils.benchmark import environment, matmul_peak, measure_train
+from mmtlsi.utils.benchmark import (
+    environment,
+    matmul_peak,
+    measure_train,
+    time_call,
+)
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(HERE)
@@ -114,11 +120,8 @@ def train_case(case, device, args, macs: float | None, peak: dict | None,
     extra = {}
     batches = iter(loader)   # one iterator (InfiniteSampler: see analysis)
     if case.get('compiled'):
-        start = time.perf_counter()
-        step(next(batches))
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        extra['compile_s'] = time.perf_counter() - start
+        data = next(batches)
+        extra['compile_s'] = time_call(partial(step, data), device)
     result = measure_train(step, batches, case['batch'], device, args.steps,
                            args.warmup)
     result.update(case, crop=list(case['crop']), **extra,
