@@ -1,24 +1,19 @@
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
+from scripts import ROOT, load_script
 
 from mmtlsi.registry import MODELS
 from mmtlsi.tasks import build_task_specs
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ABLATIONS = osp.join(ROOT, 'configs', 'demo', 'ablations')
 
 
 def load_tool():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'run_ablation.py')
-    spec = importlib.util.spec_from_file_location('_mt_ablation', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('.dev_scripts/run_ablation.py')
 
 
 def test_every_row_has_a_config():
@@ -126,10 +121,9 @@ def test_table_mean_std_and_delta_m():
 
     results = [run('a', 0, 40.0, 1.0), run('a', 1, 42.0, 1.2),
                run('b', 0, 44.0, 0.9), run('b', 1, 46.0, 0.9)]
-    # reference = row a's mean: mIoU 41, rmse 1.1
-    dm = tool.delta_m(results[2]['metrics'],
-                      {'semseg/mIoU': 41.0, 'depth/rmse': 1.1}, specs)
-    assert dm == pytest.approx(100 * ((44 - 41) / 41 - (0.9 - 1.1) / 1.1) / 2)
+    # reference = row a's mean: mIoU 41, rmse 1.1; row b's Delta_m:
+    # 100 * ((44 - 41) / 41 + 0.2 / 1.1) / 2 = 12.749 (seed 0) and
+    # 100 * ((46 - 41) / 41 + 0.2 / 1.1) / 2 = 15.188 (seed 1)
     table = tool.format_table(results, specs, {'a': 'row A'})
     lines = table.strip().splitlines()
     assert lines[0].startswith('| row | config | semseg/mIoU ↑ | '
@@ -138,8 +132,6 @@ def test_table_mean_std_and_delta_m():
     assert a[0] == '| row A' and b[0] == '| b'
     assert a[2] == '41.00 ± 1.41' and a[3] == '1.1000 ± 0.1414'
     assert b[2] == '45.00 ± 1.41' and b[3] == '0.9000 ± 0.0000'
-    dms = [tool.delta_m(r['metrics'], {'semseg/mIoU': 41.0,
-                                       'depth/rmse': 1.1}, specs)
-           for r in results[2:]]
-    assert b[4] == f'{sum(dms) / 2:+.2f} ± {abs(dms[0] - dms[1]) / 2**.5:.2f}'
+    assert b[4] == '+13.97 ± 1.72'
+    assert a[4] == '+0.00 ± 4.70'        # +3.326 and -3.326
     assert a[5] == '0,1 |'

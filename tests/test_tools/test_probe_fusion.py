@@ -1,5 +1,4 @@
 import copy
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -8,20 +7,11 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmseg.registry import MODELS
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_tool():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'probe_fusion.py')
-    spec = importlib.util.spec_from_file_location('_mt_probe', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from scripts import ROOT, load_script
 
 
 def test_rolled_tokens_change_only_a_mixed_batch(tmp_path):
-    tool = load_tool()
+    tool = load_script('.dev_scripts/probe_fusion.py')
     cfg = Config.fromfile(
         osp.join(ROOT, 'configs/demo/mtlsi_tiny_synthetic-nyud.py'))
     init_default_scope('mmseg')

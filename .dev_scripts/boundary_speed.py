@@ -1,6 +1,6 @@
 """Time the boundary metric (SEISM odsF counts) on synthetic NYUDv2-size maps.
 
-``python tools/analysis_tools/boundary_speed.py [--num-images 12]
+``python .dev_scripts/boundary_speed.py [--num-images 12]
 [--nproc 1 2] [--size 425 560]``
 
 Each image is a 425x560 label map of 24 random rectangles (the ground truth,
@@ -71,13 +71,13 @@ def run(nproc):
     return time.perf_counter() - t0, time.process_time() - c0
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--num-images', type=int, default=12)
     parser.add_argument('--nproc', type=int, nargs='+', default=[1, 2])
     parser.add_argument('--size', type=int, nargs=2, default=(425, 560))
     parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     h, w = args.size
     seeds = list(range(args.seed, args.seed + args.num_images))
 

@@ -2,7 +2,7 @@
 time of one fusion forward and forward + backward, and forward peak memory,
 over input sizes; the fitted cost exponent and the speed ratio.
 
-    python tools/analysis_tools/complexity.py [--out-dir docs/figures]
+    python .dev_scripts/complexity.py [--out-dir docs/figures]
         [--sizes 112x144 224x288 448x576 896x1152] [--tasks 4]
         [--channels 176] [--repeats 5] [--quadratic-max-tokens 16128]
         [--timer wall|cpu]
@@ -28,74 +28,39 @@ import math
 import os
 import os.path as osp
 import statistics
-import time
-import weakref
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 
-import mmtlsi  # noqa: F401
+from mmtlsi.apis.analysis import markdown_table
 from mmtlsi.models.layers import MTMQLFB, CrossTaskAttention
+from mmtlsi.utils.benchmark import (
+    LiveTensorBytes,
+    add_timer_arg,
+    get_clock,
+    peak_memory_meter,
+    time_call,
+)
 
 
-class LiveTensorBytes(TorchDispatchMode):
-    """Peak bytes of tensors produced by ops while active (CPU)."""
-
-    def __init__(self):
-        super().__init__()
-        self.live = self.peak = 0
-        self._storages = set()
-
-    def _free(self, key, nbytes):
-        self._storages.discard(key)
-        self.live -= nbytes
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for t in tree_flatten(out)[0]:
-            if not isinstance(t, torch.Tensor):
-                continue
-            key = t.untyped_storage().data_ptr()
-            if key in self._storages or key == 0:
-                continue
-            nbytes = t.untyped_storage().nbytes()
-            self._storages.add(key)
-            self.live += nbytes
-            self.peak = max(self.peak, self.live)
-            weakref.finalize(t, self._free, key, nbytes)
-        return out
-
-
-def _sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
-
-
-def run_once(module, feats, backward: bool, device,
-             clock=time.perf_counter) -> float:
+def run_once(module, feats, backward: bool, device, clock) -> float:
     """Seconds of one forward (no autograd) or forward + backward."""
-    _sync(device)
-    start = clock()
-    if backward:
+    def forward_backward():
         out = module(feats)
         out.backward(torch.ones_like(out))
-    else:
-        with torch.no_grad():
-            module(feats)
-    _sync(device)
-    return clock() - start
+
+    if backward:
+        return time_call(forward_backward, device, clock)
+    with torch.no_grad():
+        return time_call(lambda: module(feats), device, clock)
 
 
 def peak_memory(module, feats, device) -> int:
     with torch.no_grad():
         if device.type == 'cuda':
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            base = torch.cuda.memory_allocated()
-            module(feats)
-            torch.cuda.synchronize()
-            return torch.cuda.max_memory_allocated() - base
+            with peak_memory_meter(device) as mem:
+                module(feats)
+                torch.cuda.synchronize(device)
+            return int(mem.peak_mib * 2**20)
         tracker = LiveTensorBytes()
         with tracker:
             out = module(feats)
@@ -119,7 +84,7 @@ def parse_size(text):
     return h, w
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out-dir', default='docs/figures')
     parser.add_argument('--tasks', type=int, default=4)
@@ -137,13 +102,12 @@ def main():
                         'reported (NYUDv2)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
                         else 'cpu')
-    parser.add_argument('--timer', choices=['wall', 'cpu'], default='wall',
-                        help='wall time, or CPU time of this process (CPU '
-                        'only; use with one thread on a shared machine)')
-    args = parser.parse_args()
-    if args.timer == 'cpu' and args.device != 'cpu':
-        parser.error('--timer cpu times CPU runs only')
-    clock = time.process_time if args.timer == 'cpu' else time.perf_counter
+    add_timer_arg(parser)
+    args = parser.parse_args(argv)
+    try:
+        clock = get_clock(args.timer, args.device)
+    except ValueError as e:
+        parser.error(str(e))
     device = torch.device(args.device)
     torch.manual_seed(0)
     modules = {
@@ -165,7 +129,7 @@ def main():
                  or tokens <= args.quadratic_max_tokens]
         jobs = [(n, p) for n in names for p in ('forward', 'fwd+bwd')]
         for name, p in jobs:                                  # warm-up
-            run_once(modules[name], feats, p == 'fwd+bwd', device)
+            run_once(modules[name], feats, p == 'fwd+bwd', device, clock)
         times = {job: [] for job in jobs}
         for _ in range(args.repeats):
             for name, p in jobs:
@@ -191,20 +155,21 @@ def main():
         f'{args.repeats} '
         'interleaved rounds. '
         'MT-MQLFB: 1 head, scales (1, 3, 5); quadratic: CrossTaskAttention, '
-        '8 heads, SDPA.', '',
-        '| input | F_t size | tokens T*N | fusion | forward (ms) | '
-        'fwd+bwd (ms) | forward peak memory (MiB) |',
-        '|---|---|---|---|---|---|---|']
+        '8 heads, SDPA.', '']
+    rows = []
     for size in args.sizes:
         for name in modules:
             if (size, name, 'forward') not in results:
                 continue
-            lines.append(
-                f'| {size[0]}x{size[1]} | {size[0] // 4}x{size[1] // 4} | '
-                f'{tokens_of(size)} | {name} | '
-                f'{results[(size, name, "forward")] * 1e3:.1f} | '
-                f'{results[(size, name, "fwd+bwd")] * 1e3:.1f} | '
-                f'{memory[(size, name)] / 2**20:.1f} |')
+            rows.append([
+                f'{size[0]}x{size[1]}', f'{size[0] // 4}x{size[1] // 4}',
+                tokens_of(size), name,
+                f'{results[(size, name, "forward")] * 1e3:.1f}',
+                f'{results[(size, name, "fwd+bwd")] * 1e3:.1f}',
+                f'{memory[(size, name)] / 2**20:.1f}'])
+    lines.append(markdown_table(
+        ['input', 'F_t size', 'tokens T*N', 'fusion', 'forward (ms)',
+         'fwd+bwd (ms)', 'forward peak memory (MiB)'], rows))
     lines.append('')
     for name in modules:
         sizes = [s for s in args.sizes if (s, name, 'forward') in results]

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# GPU check (tools/analysis_tools/gpu_check.py): training throughput, memory
-# and FLOP utilisation of Swin-T NYUDv2 and Swin-L PASCAL-Context, the fusion
-# sweep and multi-GPU DDP, on synthetic data; writes gpu_check.md (a fragment
-# for docs/results.md) and gpu_check.json into $OUT or work_dirs/gpu_check.
+# GPU check (.dev_scripts/gpu_check.py), one command: fp32 and bf16 matmul
+# peaks, training throughput, memory and share of the peak of Swin-T NYUDv2
+# (fp32, bf16, bf16 compiled) and Swin-L PASCAL-Context, the fusion sweep and
+# multi-GPU DDP, on synthetic data; then the tests marked `gpu`. Writes
+# gpu_check.md (a fragment for docs/results.md), gpu_check.json and
+# gpu_tests.log into $OUT or work_dirs/gpu_check.
 #
-#   bash tools/analysis_tools/gpu_check.sh --download-wheels   # with network
-#   bash tools/analysis_tools/gpu_check.sh [gpu_check.py options]
-#   bash tools/analysis_tools/gpu_check.sh --dry-run           # CPU check
+#   bash .dev_scripts/gpu_check.sh --download-wheels   # with network
+#   bash .dev_scripts/gpu_check.sh [gpu_check.py options]
+#   bash .dev_scripts/gpu_check.sh --dry-run           # CPU check
 #
 # A machine without the OpenMMLab packages and without network gets them from
 # the pure-Python wheels in .whl/ (installed into /tmp/site, nothing else is
@@ -14,7 +16,7 @@
 # --download-wheels (Python 3.12, Linux x86_64 wheels). PYTHON selects the
 # interpreter (default python3).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 WHEELS="mmengine==0.10.7 mmcv-lite==2.1.0 mmsegmentation==1.2.2
   mmpretrain==1.2.0 addict yapf platformdirs termcolor prettytable wcwidth
@@ -44,4 +46,11 @@ if ! "$PY" -c 'import mmengine, mmseg, mmpretrain' 2>/dev/null; then
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONUNBUFFERED=1
-exec "$PY" tools/analysis_tools/gpu_check.py --out-dir "${OUT:-work_dirs/gpu_check}" "$@"
+out=${OUT:-work_dirs/gpu_check}
+status=0
+"$PY" .dev_scripts/gpu_check.py --out-dir "$out" "$@" || status=$?
+# the tests marked `gpu` (skipped without a CUDA device, as in a dry run)
+mapfile -t gpu_tests < <(grep -rl --include='test_*.py' 'pytest.mark.gpu' tests)
+MMTLSI_TEST_GPU=1 "$PY" -m pytest -q -n 0 -m gpu -p no:cacheprovider \
+  "${gpu_tests[@]}" 2>&1 | tee "$out/gpu_tests.log" || status=$?
+exit $status

@@ -2,59 +2,58 @@
 models, the fusion sweep, and multi-GPU DDP, in one run, written as a
 Markdown fragment for docs/results.md.
 
-    bash tools/analysis_tools/gpu_check.sh            # on a GPU machine
-    python tools/analysis_tools/gpu_check.py --dry-run --out-dir DIR  # CPU
+    bash .dev_scripts/gpu_check.sh            # on a GPU machine
+    python .dev_scripts/gpu_check.py --dry-run --out-dir DIR  # CPU
 
 Steps (all data synthetic, generated on the machine):
 
-1. bf16 matmul peak: the best of several timed (N x N) @ (N x N) bfloat16
+1. fp32 and bf16 matmul peaks: the best of several timed (N x N) @ (N x N)
    products (N = 8192), in TFLOP/s (2 N^3 per product).
 2. Training steps with the configs' own training pipeline on synthetic data
-   at full image size (``benchmark.py --mode train``): Swin-T NYUDv2, batch
-   8, 448x576, float32 and bfloat16 autocast; Swin-L PASCAL-Context, batch 4,
-   512x512, bfloat16 autocast and float32. Per case: images/s, step time,
-   data wait, peak memory, and model FLOP/s as a fraction of the measured
-   bf16 matmul peak. Model FLOPs per step = 3 x 2 x (forward multiply-adds
-   of one image, ``mmtlsi.utils.count_flops``) x batch: backward counted as
-   twice the forward, the usual convention.
-3. The fusion sweep, ``tools/analysis_tools/complexity.py`` on the GPU at
-   its full sizes (inputs 112x144 to 896x1152): times, fitted exponent and
-   the linear / quadratic ratio at 448x576.
+   at full image size (``mmtlsi.apis.analysis``, as ``benchmark --mode
+   train``): Swin-T NYUDv2, batch 8, 448x576, float32, bfloat16 autocast
+   and bfloat16 compiled (``torch.compile``, compile time reported);
+   Swin-L PASCAL-Context, batch 4, 512x512, bfloat16 autocast and float32.
+   Per case: images/s, step time, data wait, peak memory, and model FLOP/s
+   as a share of the matmul peak of its precision. Model FLOPs per step =
+   2 x 3 x (forward multiply-adds of one image, ``count_flops``) x batch:
+   backward counted as twice the forward, the usual convention.
+3. The fusion sweep, ``.dev_scripts/complexity.py`` on the GPU at its full
+   sizes (inputs 112x144 to 896x1152): times, fitted exponent and the
+   linear / quadratic ratio at 448x576.
 4. With more than one GPU: the Swin-T NYUDv2 case in DDP over all of them
    (``torch.distributed.run``), images/s summed over the GPUs.
 
 ``--dry-run`` runs every step on the CPU at tiny sizes (224x224 crops or
-``--dry-crop``,
-batch 2 / 1, one timed step, a 512 matmul, a small sweep, DDP over 2 CPU
-processes with gloo), to check the script end to end without a GPU; its
-figures mean nothing.
+``--dry-crop``, batch 2 / 1, one timed step, 256 matmuls, the compiled step
+with the ``eager`` backend, a small sweep, DDP over 2 CPU processes with
+gloo), to check the script end to end without a GPU; its figures mean
+nothing.
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import os.path as osp
-import platform
 import subprocess
 import sys
 import time
+from functools import partial
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
+import torch
 
-import torch  # noqa: E402
+from mmtlsi.apis import analysis
+from mmtlsi.apis.analysis import markdown_table
+from mmtlsi.utils.benchmark import (
+    environment,
+    matmul_peak,
+    measure_train,
+    time_call,
+)
 
 HERE = osp.dirname(osp.abspath(__file__))
-
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location(
-        '_mtlsi_benchmark', osp.join(HERE, 'benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+REPO = osp.dirname(HERE)
 
 
 # --------------------------------------------------------------------------
@@ -68,78 +67,74 @@ def plan(args) -> list:
     else:
         crop_n, crop_p, b_n, b_p = (448, 576), (512, 512), 8, 4
     cases = []
-    for amp in (False, True):
+    for amp, compiled in ((False, False), (True, False), (True, True)):
         cases.append(dict(name='Swin-T NYUDv2', config=args.nyud_config,
-                          batch=b_n, crop=crop_n, amp=amp))
+                          batch=b_n, crop=crop_n, amp=amp,
+                          compiled=compiled))
     for amp in (True, False):
         cases.append(dict(name='Swin-L PASCAL-Context',
                           config=args.pascal_config, batch=b_p, crop=crop_p,
-                          amp=amp))
-    return cases
+                          amp=amp, compiled=False))
+    return [c for c in cases if not c['compiled'] or args.compile]
 
 
 # --------------------------------------------------------------------------
 # measurements
 # --------------------------------------------------------------------------
-def matmul_peak(device, n: int, repeats: int = 10) -> dict:
-    """Best TFLOP/s of a bfloat16 (n x n) @ (n x n) product on ``device``."""
-    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    for _ in range(3):
-        a @ b
-    best = float('inf')
-    for _ in range(repeats):
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        for _ in range(10):
-            a @ b
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        best = min(best, (time.perf_counter() - start) / 10)
-    return dict(n=n, seconds=best, tflops=2 * n**3 / best / 1e12)
+def peaks(device, n: int) -> dict:
+    """fp32 and bf16 matmul peaks (``matmul_peak``) on ``device``."""
+    return {p['dtype']: p for p in (matmul_peak(device, dtype, n, repeats=5)
+                                    for dtype in (torch.float32,
+                                                  torch.bfloat16))}
 
 
-def forward_macs(bench, config, crop, device) -> float:
+def forward_macs(config, crop, device) -> float:
     """Multiply-adds of one image's ``tensor``-mode forward at ``crop``."""
-    from mmengine.config import Config
-
     from mmtlsi.utils import count_flops
-    cfg = Config.fromfile(config)
-    model = bench.build_model(cfg, None, device)
+    model = analysis.build_model_for_analysis(config, device=device)
     macs = count_flops(model, tuple(crop))['total']
     del model
     return macs
 
 
-def train_case(bench, case, device, args, macs: float | None,
-               peak_tflops: float, wrapper_fn=None) -> dict:
-    """One training case through ``benchmark.py``'s train mode."""
-    from mmengine.config import Config
-    cfg = Config.fromfile(case['config'])
-    bench.set_crop_size(cfg, case['crop'])
-    model = bench.build_model(cfg, None, device)
+def train_case(case, device, args, macs: float | None, peak: dict | None,
+               wrapper_fn=None) -> dict:
+    """One training case: the config's pipeline on synthetic data, timed
+    steps (``measure_train``); a compiled case also reports the time of its
+    first step (compiling included) as ``compile_s``."""
+    cfg = analysis.load_config(case['config'])
+    analysis.set_crop_size(cfg, case['crop'])
+    model = analysis.build_model_for_analysis(cfg, device=device)
     data_size = (240, 320) if args.dry_run else None
-    dataset = bench.synthetic_train_dataset(cfg, args.data_root, data_size,
-                                            num_images=args.images)
-    loader = bench.build_train_loader(cfg, dataset, case['batch'],
-                                      args.workers)
+    dataset = analysis.synthetic_train_dataset(cfg, args.data_root,
+                                               data_size,
+                                               num_images=args.images)
+    loader = analysis.build_train_loader(cfg, dataset, case['batch'],
+                                         args.workers)
     wrapper = wrapper_fn(model) if wrapper_fn else None
-    step = bench.make_train_step(model, cfg, device, case['amp'],
-                                 torch.bfloat16, wrapper=wrapper)
-    result = bench.measure_train(step, loader, case['batch'], device,
-                                 args.steps, args.warmup)
-    result.update(case, crop=list(case['crop']),
+    if case.get('compiled'):
+        wrapper = torch.compile(model if wrapper is None else wrapper,
+                                backend=args.compile_backend)
+    step = analysis.make_train_step(model, cfg, device, case['amp'],
+                                    torch.bfloat16, wrapper=wrapper)
+    extra = {}
+    batches = iter(loader)   # one iterator (InfiniteSampler: see analysis)
+    if case.get('compiled'):
+        data = next(batches)
+        extra['compile_s'] = time_call(partial(step, data), device)
+    result = measure_train(step, batches, case['batch'], device, args.steps,
+                           args.warmup)
+    result.update(case, crop=list(case['crop']), **extra,
                   amp='bfloat16' if case['amp'] else 'float32',
                   num_workers=loader.num_workers)
     if macs:
-        flops_per_step = 3 * 2 * macs * case['batch']
+        step_s = result['latency_ms_mean'] / 1000
+        step_macs = analysis.train_step_macs(macs, case['batch'])
         result['forward_gmacs'] = macs / 1e9
-        result['model_tflops'] = (flops_per_step / 1e12 /
-                                  (result['latency_ms_mean'] / 1000))
-        result['fraction_of_bf16_peak'] = result['model_tflops'] / \
-            peak_tflops
-    del step, model, loader
+        result['model_tflops'] = 2 * step_macs / step_s / 1e12
+        if peak is not None:
+            result['share_of_peak'] = result['model_tflops'] / peak['tflops']
+    del step, model, loader, batches
     if device.type == 'cuda':
         torch.cuda.empty_cache()
     return result
@@ -148,7 +143,7 @@ def train_case(bench, case, device, args, macs: float | None,
 def fusion_sweep(args, device) -> dict:
     out_dir = osp.join(args.out_dir, 'complexity')
     cmd = [sys.executable, osp.join(HERE, 'complexity.py'), '--device',
-           device.type, '--out-dir', out_dir]
+           device.type, '--out-dir', osp.abspath(out_dir)]
     if args.dry_run:
         cmd += ['--sizes', '32x32', '64x64', '--repeats', '1']
     start = time.time()
@@ -194,10 +189,9 @@ def ddp_worker(args):
     else:
         device = torch.device('cpu')
     dist.init_process_group('nccl' if use_cuda else 'gloo')
-    bench = load_benchmark()
     case = plan(args)[1]                          # Swin-T NYUDv2, bf16
     wrap = (lambda m: DDP(m, device_ids=[local_rank])) if use_cuda else DDP
-    result = train_case(bench, case, device, args, None, 1.0, wrap)
+    result = train_case(case, device, args, None, None, wrap)
     world = dist.get_world_size()
     if dist.get_rank() == 0:
         result.update(world_size=world,
@@ -210,53 +204,47 @@ def ddp_worker(args):
 # --------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------
-def environment(device) -> dict:
-    import mmengine
-    versions = dict(python=platform.python_version(), torch=torch.__version__,
-                    cuda=torch.version.cuda, mmengine=mmengine.__version__)
-    for name in ('mmcv', 'mmseg', 'mmpretrain'):
-        try:
-            versions[name] = __import__(name).__version__
-        except ImportError:
-            versions[name] = None
-    if device.type == 'cuda':
-        names = [torch.cuda.get_device_name(i)
-                 for i in range(torch.cuda.device_count())]
-    else:
-        names = [f'CPU ({os.cpu_count()} cores)']
-    return dict(devices=names, versions=versions)
+def precision(r: dict) -> str:
+    return r['amp'] + (' compiled' if r.get('compiled') else '')
 
 
 def markdown(report: dict) -> str:
-    env, peak = report['environment'], report['matmul']
+    env, peaks = report['environment'], report['matmul']
     v = env['versions']
     lines = [
         f"### GPU check ({report['date']})", '',
         f"`{report['command']}`", '',
         f"Device: {', '.join(env['devices'])}; "
         + ', '.join(f'{k} {val}' for k, val in v.items() if val) + '.', '',
-        f"bf16 matmul peak, measured ({peak['n']}x{peak['n']} products): "
-        f"{peak['tflops']:.1f} TFLOP/s.", '']
+        'Matmul peaks, measured (' + ', '.join(
+            f"{p['n']}x{p['n']} {name}: {p['tflops']:.1f} TFLOP/s"
+            for name, p in peaks.items()) + ').', '']
     if report['dry_run']:
         lines += ['**Dry run on the CPU at tiny sizes: these figures check '
                   'the script and measure nothing.**', '']
-    lines += ['| model | batch | crop | precision | images/s | step (ms) | '
-              'data wait | peak memory (GiB) | model TFLOP/s | of bf16 peak |',
-              '|---|---|---|---|---|---|---|---|---|---|']
+    rows = []
     for r in report['train']:
         if 'error' in r:
-            lines.append(f"| {r['name']} | {r['batch']} | - | {r['amp']} | "
-                         f"failed: {r['error'].splitlines()[-1]} |")
+            rows.append([r['name'], r['batch'], '-', precision(r),
+                         'failed: ' + r['error'].splitlines()[-1]] +
+                        ['-'] * 6)
             continue
-        lines.append(
-            f"| {r['name']} | {r['batch']} | {r['crop'][0]}x{r['crop'][1]} "
-            f"| {r['amp']} | {r['images_per_s']:.2f} | "
-            f"{r['latency_ms_mean']:.0f} | "
-            f"{100 * r['data_wait_fraction']:.1f}% | "
-            f"{r['peak_memory_mib'] / 1024:.2f} | {r['model_tflops']:.1f} | "
-            f"{100 * r['fraction_of_bf16_peak']:.1f}% |")
-    lines += ['', 'Model FLOPs per step: 3 x 2 x forward multiply-adds x '
-              'batch (backward = 2 forwards).', '']
+        share = r.get('share_of_peak')
+        rows.append([
+            r['name'], r['batch'], f"{r['crop'][0]}x{r['crop'][1]}",
+            precision(r), f"{r['images_per_s']:.2f}",
+            f"{r['latency_ms_mean']:.0f}",
+            f"{100 * r['data_wait_fraction']:.1f}%",
+            f"{r['peak_memory_mib'] / 1024:.2f}", f"{r['model_tflops']:.1f}",
+            '-' if share is None else f'{100 * share:.1f}%',
+            f"{r['compile_s']:.0f}" if 'compile_s' in r else '-'])
+    lines += [markdown_table(
+        ['model', 'batch', 'crop', 'precision', 'images/s', 'step (ms)',
+         'data wait', 'peak memory (GiB)', 'model TFLOP/s',
+         'of its matmul peak', 'compile (s)'], rows)]
+    lines += ['', 'Model FLOPs per step: 2 x 3 x forward multiply-adds x '
+              'batch (backward = 2 forwards); the share is of the matmul '
+              'peak of the precision (bf16 for autocast).', '']
     ddp = report.get('ddp')
     if ddp is None:
         lines += ['DDP: one device, not run.', '']
@@ -288,7 +276,7 @@ def parse_args(argv=None):
     parser.add_argument('--steps', type=int, default=None,
                         help='timed steps per case (default 10; dry run 1)')
     parser.add_argument('--warmup', type=int, default=None,
-                        help='untimed steps first (default 3; dry run 1)')
+                        help='untimed steps first (default 3; dry run 0)')
     parser.add_argument('--images', type=int, default=None,
                         help='synthetic training images (default 64; '
                         'dry run 4)')
@@ -302,6 +290,12 @@ def parse_args(argv=None):
     parser.add_argument('--dry-crop', type=int, nargs=2, default=[224, 224],
                         metavar=('H', 'W'),
                         help='dry run: crop size (Swin needs >= 224)')
+    parser.add_argument('--no-compile', dest='compile',
+                        action='store_false',
+                        help='leave out the compiled training step')
+    parser.add_argument('--compile-backend', default=None,
+                        help='torch.compile backend (default inductor; dry '
+                        'run eager: it checks the wiring, not the compiler)')
     parser.add_argument('--ddp-worker', action='store_true',
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -309,21 +303,27 @@ def parse_args(argv=None):
     if args.steps is None:
         args.steps = 1 if dry else 10
     if args.warmup is None:
-        args.warmup = 1 if dry else 3
+        args.warmup = 0 if dry else 3
     if args.images is None:
         args.images = 4 if dry else 64
+    if args.compile_backend is None:
+        args.compile_backend = 'eager' if dry else 'inductor'
     if args.workers is None and dry:
         args.workers = 0
+    args.out_dir = osp.abspath(args.out_dir)
     if args.data_root is None:
         args.data_root = osp.join(args.out_dir, 'data')
+    for key in ('nyud_config', 'pascal_config'):  # relative to the repo
+        path = getattr(args, key)
+        if not osp.isfile(path) and osp.isfile(osp.join(REPO, path)):
+            path = osp.join(REPO, path)
+        setattr(args, key, osp.abspath(path))
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    os.chdir(REPO)
     os.makedirs(args.out_dir, exist_ok=True)
-    import mmtlsi  # noqa: F401
     if args.ddp_worker:
         return ddp_worker(args)
     started = time.time()
@@ -335,15 +335,14 @@ def main(argv=None):
     else:
         device = torch.device('cuda')
         torch.backends.cudnn.benchmark = True
-    bench = load_benchmark()
-    command = ' '.join(['python', 'tools/analysis_tools/gpu_check.py',
+    command = ' '.join(['python', '.dev_scripts/gpu_check.py',
                         *(sys.argv[1:] if argv is None else argv)])
     report = dict(command=command, dry_run=args.dry_run,
                   date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
                   environment=environment(device))
-    report['matmul'] = matmul_peak(device, 512 if args.dry_run else 8192)
-    print(f"bf16 matmul: {report['matmul']['tflops']:.2f} TFLOP/s",
-          flush=True)
+    report['matmul'] = peaks(device, 256 if args.dry_run else 8192)
+    for name, p in report['matmul'].items():
+        print(f"{name} matmul: {p['tflops']:.2f} TFLOP/s", flush=True)
     report['train'] = []
     if 'train' not in args.skip:
         macs = {}
@@ -351,10 +350,11 @@ def main(argv=None):
             key = (case['config'], case['crop'])
             try:
                 if key not in macs:
-                    macs[key] = forward_macs(bench, case['config'],
-                                             case['crop'], device)
-                r = train_case(bench, case, device, args, macs[key],
-                               report['matmul']['tflops'])
+                    macs[key] = forward_macs(case['config'], case['crop'],
+                                             device)
+                peak = report['matmul'][
+                    'bfloat16' if case['amp'] else 'float32']
+                r = train_case(case, device, args, macs[key], peak)
             except Exception as e:  # report the failure, go on with the rest
                 r = dict(case, amp='bfloat16' if case['amp'] else 'float32',
                          error=f'{type(e).__name__}: {e}')

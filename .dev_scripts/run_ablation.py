@@ -2,7 +2,7 @@
 ablation config for the same number of iterations with several seeds, then
 write the table (mean and standard deviation over the seeds).
 
-    python tools/analysis_tools/run_ablation.py [--iters 600] [--seeds 0 1]
+    python .dev_scripts/run_ablation.py [--iters 600] [--seeds 0 1]
         [--jobs 1] [--work-dir work_dirs/ablation] [--out TABLE.md]
         [--configs CONFIG ...] [--table-only]
 
@@ -26,8 +26,11 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
+from mmtlsi.apis.analysis import markdown_table
+from mmtlsi.evaluation.functional.multi_task import delta_m
+
+# the repository (configs/, tools/train.py) this script belongs to
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 ABLATION_DIR = 'configs/demo/ablations'
 # (config name, row label), in table order
@@ -89,7 +92,8 @@ def final_metrics(work_dir: str, iters: int) -> dict:
 
 def train_one(config: str, seed: int, iters: int, work_root: str) -> dict:
     """Train (unless already done) and return the run's result dict."""
-    work_dir = osp.join(work_root, row_name(config), f'seed{seed}')
+    work_dir = osp.abspath(osp.join(work_root, row_name(config),
+                                    f'seed{seed}'))
     result_file = osp.join(work_dir, 'result.json')
     if osp.exists(result_file):
         with open(result_file) as f:
@@ -136,18 +140,6 @@ def prepare_data(config: str):
 # --------------------------------------------------------------------------
 # the table
 # --------------------------------------------------------------------------
-def delta_m(metrics: dict, reference: dict, specs) -> float:
-    """Multi-task performance Delta_m (%) of ``metrics`` against
-    ``reference``: mean over tasks of (-1)^l (M - M_ref) / M_ref, l = 1 when
-    lower is better."""
-    terms = []
-    for t, s in specs.items():
-        key = f'{t}/{s.metric}'
-        sign = 1 if s.higher_is_better else -1
-        terms.append(sign * (metrics[key] - reference[key]) / reference[key])
-    return 100 * sum(terms) / len(terms)
-
-
 def mean_std(values):
     mean = statistics.fmean(values)
     std = statistics.stdev(values) if len(values) > 1 else float('nan')
@@ -169,24 +161,24 @@ def format_table(results, specs, labels=None) -> str:
     keys = [f'{t}/{s.metric}' for t, s in specs.items()]
     ref = {k: statistics.fmean(r['metrics'][k] for r in by_row[order[0]])
            for k in keys}
+    lower = {k: not s.higher_is_better for k, s in zip(keys, specs.values())}
     head = ['row', 'config'] + [
         f'{k} {"↑" if s.higher_is_better else "↓"}'
         for k, s in zip(keys, specs.values())] + [
         f'Δm vs {order[0]} (%) ↑', 'seeds']
     digits = {k: 4 if 'rmse' in k else 2 for k in keys}
-    lines = ['| ' + ' | '.join(head) + ' |',
-             '|' + '---|' * len(head)]
+    rows = []
     for name in order:
         runs = by_row[name]
         cells = [labels.get(name, name), f'`{name}`']
         for k in keys:
             m, s = mean_std([r['metrics'][k] for r in runs])
             cells.append(f'{m:.{digits[k]}f} ± {s:.{digits[k]}f}')
-        m, s = mean_std([delta_m(r['metrics'], ref, specs) for r in runs])
+        m, s = mean_std([delta_m(r['metrics'], ref, lower) for r in runs])
         cells.append(f'{m:+.2f} ± {s:.2f}')
         cells.append(','.join(str(r['seed']) for r in runs))
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines) + '\n'
+        rows.append(cells)
+    return markdown_table(head, rows) + '\n'
 
 
 def parse_args(argv=None):
@@ -209,10 +201,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    os.chdir(REPO)
     from mmengine.config import Config
 
-    import mmtlsi  # noqa: F401
     from mmtlsi.tasks import build_task_specs
     for c in args.configs:
         if not osp.isfile(c):

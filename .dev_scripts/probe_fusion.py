@@ -1,6 +1,6 @@
 """How much a trained model's predictions use the cross-task fusion.
 
-    python tools/analysis_tools/probe_fusion.py CONFIG CHECKPOINT
+    python .dev_scripts/probe_fusion.py CONFIG CHECKPOINT
         [--batches 8] [--batch-size 8] [--seed 0]
 
 On training crops of the config's own pipeline (fixed seed, model in eval
@@ -15,13 +15,10 @@ them: the refinement's gain inside one model.
 from __future__ import annotations
 
 import argparse
-import os.path as osp
-import sys
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
+import torch
 
-import torch  # noqa: E402
+from mmtlsi.apis.analysis import build_model_for_analysis
 
 
 def task_losses(model, data, suffix: str = '') -> dict:
@@ -66,17 +63,9 @@ def main(argv=None):
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import Runner, load_checkpoint, set_random_seed
-    from mmseg.registry import MODELS
-
-    import mmtlsi  # noqa: F401
-    cfg = Config.fromfile(args.config)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model.eval()
+    from mmengine.runner import Runner, set_random_seed
+    model = build_model_for_analysis(args.config, args.checkpoint)
+    cfg = model.cfg
     if getattr(model.decode_head, 'fusion', None) is None:
         raise SystemExit(f'{args.config}: the model has no fusion')
     loader_cfg = cfg.train_dataloader.copy()

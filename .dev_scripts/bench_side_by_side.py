@@ -2,7 +2,7 @@
 decoders-only ablations, side by side in one run: multiply-adds counted by
 one counter for all, forward time, and the resulting GMAC/s.
 
-    python tools/analysis_tools/bench_side_by_side.py [CONFIG ...]
+    python .dev_scripts/bench_side_by_side.py [CONFIG ...]
         [--repeats 5] [--threads N] [--timer wall|cpu] [--device cpu|cuda]
         [--out TABLE.md] [--json OUT.json] [--shape H W]
 
@@ -27,19 +27,21 @@ the work done, unaffected by other jobs waiting for the same cores.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import os.path as osp
-import platform
 import statistics
-import sys
-import time
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
+import torch
 
-import torch  # noqa: E402
+from mmtlsi.apis.analysis import build_model_for_analysis, markdown_table
+from mmtlsi.utils import count_flops
+from mmtlsi.utils.benchmark import (
+    add_timer_arg,
+    environment,
+    get_clock,
+    time_call,
+)
 
 PAPER_CONFIGS = [
     'configs/mtlsi/hrnet18_nyud.py', 'configs/mtlsi/swin-t_nyud.py',
@@ -57,40 +59,22 @@ VARIANTS = {
 
 
 def build_variant(config: str, head_override: dict | None, device):
-    """The model of ``config`` with ``head_override`` merged into
-    ``model.decode_head`` (random weights, no download) and its crop
-    size."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-
-    import mmtlsi  # noqa: F401
-    from mmtlsi.apis import drop_pretrained_weights
-    cfg = Config.fromfile(config)
-    if head_override is not None:
-        cfg.merge_from_dict(dict(model=dict(
-            decode_head=copy.deepcopy(head_override))))
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    drop_pretrained_weights(cfg.model)
-    model = MODELS.build(cfg.model).to(device).eval()
-    return model, tuple(cfg.get('crop_size', (512, 512)))
-
-
-def timed(fn, device, clock=time.perf_counter) -> float:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    start = clock()
-    fn()
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    return clock() - start
+    """The model of ``config`` with ``head_override`` given as checked
+    ``model.decode_head.<key>`` options (random weights, no download) and
+    its crop size."""
+    options = {f'model.decode_head.{k}': v
+               for k, v in (head_override or {}).items()}
+    model = build_model_for_analysis(config, cfg_options=options,
+                                     device=device)
+    return model, tuple(model.cfg.get('crop_size', (512, 512)))
 
 
 @torch.no_grad()
 def measure_config(config: str, repeats: int, device, shape=None,
-                   clock=time.perf_counter) -> list:
-    """Rows (one per variant) for ``config``: GMACs and median times."""
-    from mmtlsi.utils import count_flops
+                   clock=None) -> list:
+    """Rows (one per variant) for ``config``: GMACs and median times
+    (``clock``: default wall time)."""
+    clock = clock or get_clock('wall')
     models = {}
     for name, override in VARIANTS.items():
         model, crop = build_variant(config, override, device)
@@ -108,7 +92,7 @@ def measure_config(config: str, repeats: int, device, shape=None,
     times = {name: [] for name in fns}
     for _ in range(repeats):                     # interleaved
         for name, fn in fns.items():
-            times[name].append(timed(fn, device, clock))
+            times[name].append(time_call(fn, device, clock))
     t_backbone = statistics.median(times['backbone'])
     rows = []
     for name, (_, flops) in models.items():
@@ -129,31 +113,25 @@ def measure_config(config: str, repeats: int, device, shape=None,
 
 
 def format_table(rows, header: str) -> str:
-    lines = [header, '',
-             '| config | model | input | GMACs (head) | forward (s) | '
-             'GMAC/s | backbone GMAC/s | head GMAC/s | vs paper config |',
-             '|---|---|---|---|---|---|---|---|---|']
     paper = {r['config']: r for r in rows if r['variant'] == 'paper'}
-    for r in rows:
-        p = paper[r['config']]
-        lines.append(
-            f"| {osp.splitext(osp.basename(r['config']))[0]} | "
-            f"{r['variant']} | {r['shape'][0]}x{r['shape'][1]} | "
-            f"{r['gmacs']:.1f} ({r['gmacs_head']:.1f}) | "
-            f"{r['forward_s']:.2f} | {r['gmac_per_s']:.1f} | "
-            f"{r['backbone_gmac_per_s']:.1f} | {r['head_gmac_per_s']:.1f} | "
-            f"{r['forward_s'] / p['forward_s']:.2f}x time |")
-    return '\n'.join(lines) + '\n'
+    cells = [[
+        osp.splitext(osp.basename(r['config']))[0], r['variant'],
+        f"{r['shape'][0]}x{r['shape'][1]}",
+        f"{r['gmacs']:.1f} ({r['gmacs_head']:.1f})", f"{r['forward_s']:.2f}",
+        f"{r['gmac_per_s']:.1f}", f"{r['backbone_gmac_per_s']:.1f}",
+        f"{r['head_gmac_per_s']:.1f}",
+        f"{r['forward_s'] / paper[r['config']]['forward_s']:.2f}x time"]
+        for r in rows]
+    return header + '\n\n' + markdown_table(
+        ['config', 'model', 'input', 'GMACs (head)', 'forward (s)', 'GMAC/s',
+         'backbone GMAC/s', 'head GMAC/s', 'vs paper config'], cells) + '\n'
 
 
-def environment(device) -> str:
-    if device.type == 'cuda':
-        where = torch.cuda.get_device_name(device)
-    else:
-        where = (f'{platform.processor() or platform.machine()}, '
-                 f'{torch.get_num_threads()} thread(s)')
-    return (f'{device.type} ({where}), torch {torch.__version__}, '
-            f'python {platform.python_version()}')
+def describe(device) -> str:
+    env = environment(device)
+    return (f"{device.type} ({', '.join(env['devices'])}, {env['threads']} "
+            f"thread(s)), torch {env['versions']['torch']}, python "
+            f"{env['versions']['python']}")
 
 
 def parse_args(argv=None):
@@ -166,10 +144,7 @@ def parse_args(argv=None):
     parser.add_argument('--shape', type=int, nargs=2, default=None,
                         metavar=('H', 'W'),
                         help='input size (default: each config\'s crop)')
-    parser.add_argument('--timer', choices=['wall', 'cpu'], default='wall',
-                        help='wall time, or the CPU time of this process '
-                        '(CPU only; with one thread it is the work done, '
-                        'whatever else runs on the machine)')
+    add_timer_arg(parser)
     parser.add_argument('--out', default=None, help='Markdown table file')
     parser.add_argument('--json', default=None, help='JSON rows file')
     return parser.parse_args(argv)
@@ -177,20 +152,20 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    os.chdir(REPO)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    if args.timer == 'cpu' and device.type != 'cpu':
-        raise SystemExit('--timer cpu times CPU runs only')
-    clock = time.process_time if args.timer == 'cpu' else time.perf_counter
+    try:
+        clock = get_clock(args.timer, device)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     rows = []
     for config in args.configs:
         rows += measure_config(config, args.repeats, device, args.shape,
                                clock)
     header = (f'Batch 1, fp32, forward only, median of {args.repeats} '
               f'interleaved runs, {args.timer} time; '
-              f'{environment(device)}.')
+              f'{describe(device)}.')
     table = format_table(rows, header)
     print(table)
     if args.out:
@@ -200,7 +175,7 @@ def main(argv=None):
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
         with open(args.json, 'w') as f:
-            json.dump(dict(environment=environment(device), rows=rows), f,
+            json.dump(dict(environment=describe(device), rows=rows), f,
                       indent=2)
     return rows
 
