@@ -239,16 +239,19 @@ def measure(fn: Callable[[], object], batch_size: int, device='cpu',
     """Time ``fn()`` (one batch of ``batch_size`` images) ``repeat`` times
     without gradients, after ``warmup`` untimed calls.
 
-    Returns :func:`latency_stats` plus ``peak_memory_mib`` (growth over the
-    timed calls), ``peak_memory_delta_mib`` and ``memory_method``."""
+    Returns :func:`latency_stats` plus ``peak_memory_mib`` (CPU: the peak
+    growth of the resident set from before the first call, so the working
+    memory of a forward, which the allocator keeps after the warm-up, is
+    counted; CUDA: the peak allocated), ``peak_memory_delta_mib`` and
+    ``memory_method``."""
     if repeat < 1:
         raise ValueError('repeat must be >= 1')
-    with torch.no_grad(), autocast_context(device, amp, amp_dtype):
+    with torch.no_grad(), autocast_context(device, amp, amp_dtype), \
+            peak_memory_meter(device) as mem:
         for _ in range(max(0, warmup)):
             fn()
         synchronize(device)
-        with peak_memory_meter(device) as mem:
-            times = [time_call(fn, device, clock) for _ in range(repeat)]
+        times = [time_call(fn, device, clock) for _ in range(repeat)]
     peak = (mem.peak_abs_mib if torch.device(device).type == 'cuda' else
             mem.peak_mib)
     return dict(**latency_stats(times, batch_size), peak_memory_mib=peak,
