@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -170,7 +171,10 @@ def export_onnx(model: nn.Module, out_file: Union[str, Path],
     tasks = wrapper.tasks
     example = torch.zeros(1, 3, h, w)
     tmp = out_file.with_name(out_file.name + '.part')
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # the tracer's notes on size-dependent branches: the check step
+        # (check_onnx at a second size) is what tells whether they matter
+        warnings.simplefilter('ignore', torch.jit.TracerWarning)
         if exporter == 'torchscript':
             _register_symbolics()
             axes = {0: 'batch', 2: 'height', 3: 'width'}
@@ -195,12 +199,40 @@ def export_onnx(model: nn.Module, out_file: Union[str, Path],
                 dynamic_shapes=dynamic_shapes, external_data=False,
                 verbose=False)
     proto = onnx.load(str(tmp))
+    _name_output_dims(proto, model, dynamic)
     for key, value in _metadata(model, dynamic, exporter).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(proto, str(tmp))
     tmp.replace(out_file)
     return out_file
+
+
+def _name_output_dims(proto, model: nn.Module, dynamic: bool) -> None:
+    """Output shapes as the task specs say: (N, C_t, H, W) with C_t fixed
+    and N, H, W named like the input's (the exporters' shape inference
+    leaves generated names or nothing)."""
+    sizes = [d for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    for out in proto.graph.output:
+        dims = out.type.tensor_type.shape.dim
+        while len(dims) < 4:
+            dims.add()
+        channels = model.task_specs[out.name].out_channels
+        for i, dim in enumerate(dims):
+            if i == 1:
+                dim.Clear()
+                dim.dim_value = channels
+            elif dynamic:
+                dim.Clear()
+                dim.dim_param = ('batch', '', 'height', 'width')[i]
+            else:
+                dim.Clear()
+                dim.dim_value = sizes[i].dim_value
+    if dynamic:
+        for i, dim in enumerate(sizes):
+            if i != 1:
+                dim.Clear()
+                dim.dim_param = ('batch', '', 'height', 'width')[i]
 
 
 def _register_symbolics() -> None:

@@ -67,7 +67,7 @@ class OnnxMultiTaskPredictor:
                              f'predicts {list(self.task_specs)}')
         for out in outputs:
             channels = self.task_specs[out.name].out_channels
-            if out.shape[1] != channels:
+            if isinstance(out.shape[1], int) and out.shape[1] != channels:
                 raise ValueError(f'{model_file}: output {out.name} has '
                                  f'{out.shape[1]} channels, its task '
                                  f'{channels}')
