@@ -301,7 +301,12 @@ def check_onnx(model: nn.Module, onnx_file: Union[str, Path],
         x = torch.randn(n, 3, h, w, generator=gen)
         with torch.no_grad():
             ref = wrapper(x)
-        out = session.run(None, {'inputs': x.numpy()})
+        try:
+            out = session.run(None, {'inputs': x.numpy()})
+        except Exception as err:  # noqa: BLE001  (ORT's own error types)
+            raise AssertionError(
+                f'{onnx_file}: ONNX Runtime fails on an input of '
+                f'{(n, 3, h, w)}: {str(err)[:400]}') from err
         for t, r, o in zip(tasks, ref, out):
             r = r.numpy()
             bound = tolerance.get(t, DEFAULT_TOLERANCE) if isinstance(
