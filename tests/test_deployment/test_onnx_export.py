@@ -130,3 +130,25 @@ def test_onnx_runner_matches_inference_model(exported, tmp_path):
     normals = got.get('pred_normal_map').data
     assert torch.allclose(normals.norm(dim=0), torch.ones(70, 100),
                           atol=1e-5)
+
+
+def test_runner_refuses_a_size_the_file_was_not_exported_for(exported,
+                                                             tmp_path):
+    """A file whose input is fixed at 64 x 96 (the dynamic file with its
+    input dims set) and an image the preprocessor pads to 96 x 128."""
+    import onnx
+
+    from mmtlsi.apis import OnnxMultiTaskPredictor
+    _, _, onnx_file = exported
+    proto = onnx.load(str(onnx_file))
+    for dim, size in zip(proto.graph.input[0].type.tensor_type.shape.dim,
+                         (1, 3, 64, 96)):
+        dim.Clear()
+        dim.dim_value = size
+    static = tmp_path / 'static.onnx'
+    onnx.save(proto, str(static))
+    predictor = OnnxMultiTaskPredictor(static)
+    with pytest.raises(ValueError, match=r'static.onnx was exported for '
+                       r'inputs \[1, 3, 64, 96\]; the preprocessed image '
+                       r'is \(1, 3, 96, 128\)'):
+        predictor(np.zeros((70, 100, 3), np.uint8))
