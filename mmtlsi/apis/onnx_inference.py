@@ -131,3 +131,35 @@ def inference_onnx(model_file: Union[str, Path, OnnxMultiTaskPredictor],
         model_file, OnnxMultiTaskPredictor) else \
         OnnxMultiTaskPredictor(model_file)
     return predictor(images)
+
+
+def compare_predictions(model: torch.nn.Module,
+                        predictor: OnnxMultiTaskPredictor,
+                        images: Sequence[ImageType]) -> dict:
+    """:func:`inference_onnx` against :func:`inference_model` (``model``
+    from :func:`mmtlsi.apis.init_model`) on ``images``, one at a time.
+
+    Returns task -> dict(max_abs=..., agreement=...): the largest absolute
+    difference of the predictions (float maps) and the share of pixels with
+    the same label (class maps), over all images.
+    """
+    from .inference import inference_model
+    result = {t: dict(max_abs=0.0, equal=0, pixels=0)
+              for t in predictor.task_specs}
+    for image in images:
+        ref = inference_model(model, image)[0]
+        got = predictor.predict_one(image)
+        for task, spec in predictor.task_specs.items():
+            r = ref.get(spec.pred_field).data
+            g = got.get(spec.pred_field).data
+            if r.shape != g.shape:
+                raise AssertionError(f'{image}: {task} is {tuple(g.shape)} '
+                                     f'from ONNX, {tuple(r.shape)} eager')
+            row = result[task]
+            row['equal'] += int((r == g).sum())
+            row['pixels'] += r.numel()
+            row['max_abs'] = max(row['max_abs'],
+                                 float((r.double() - g.double()).abs().max()))
+    return {t: dict(max_abs=r['max_abs'],
+                    agreement=r['equal'] / max(r['pixels'], 1))
+            for t, r in result.items()}

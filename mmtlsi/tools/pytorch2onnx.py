@@ -46,6 +46,9 @@ def parse_args(argv=None):
     parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--threads', type=int, default=1,
                         help='threads of the benchmark (both runtimes)')
+    parser.add_argument('--images', nargs='+', default=None,
+                        help='also compare inference_onnx with '
+                        'inference_model on these image files')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='config overrides (checked keys)')
     args = parser.parse_args(argv)
@@ -86,6 +89,8 @@ def main(argv=None):
             print(f'  {r["task"]:12s} input {r["shape"]}: max abs '
                   f'{r["max_abs"]:.3g}, relative {r["max_rel"]:.3g} '
                   f'(bound {r["bound"]:g})')
+    if args.images:
+        compare_on_images(model, out, args.images)
     if args.benchmark:
         result = benchmark_onnx(model, out, shape, rounds=args.rounds,
                                 threads=args.threads)
@@ -98,6 +103,20 @@ def main(argv=None):
             print('  this CPU has no native bf16 (no avx512_bf16 / '
                   'amx_bf16): bf16 is emulated')
         print(json.dumps(dict(result, cpu=cpu)))
+
+
+def compare_on_images(model, onnx_file, images):
+    from mmtlsi.apis.onnx_inference import (
+        OnnxMultiTaskPredictor,
+        compare_predictions,
+    )
+    rows = compare_predictions(model, OnnxMultiTaskPredictor(onnx_file),
+                               images)
+    print(f'inference_onnx against inference_model, {len(images)} '
+          'image(s):')
+    for task, r in rows.items():
+        print(f'  {task:12s} max abs difference {r["max_abs"]:.3g}, '
+              f'same value on {100 * r["agreement"]:.3f}% of pixels')
 
 
 if __name__ == '__main__':
