@@ -100,9 +100,9 @@ def build_export_model(config: ConfigType, checkpoint: Optional[str],
     """The model of ``config`` (eval, CPU, fp32) with ``checkpoint`` loaded
     strictly, or random weights when ``checkpoint`` is None (seeded).
     ``model.dataset_meta`` comes from the checkpoint's meta."""
-    if checkpoint is None:
-        torch.manual_seed(0)
-    model = build_model(config, cfg_options)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)   # random weights, the same every time
+        model = build_model(config, cfg_options)
     if not hasattr(model, 'task_specs'):
         raise TypeError(f'{type(model).__name__} is not a multi-task model '
                         '(it has no task_specs)')

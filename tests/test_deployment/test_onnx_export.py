@@ -23,8 +23,8 @@ def _relative_error(out, ref):
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory):
     """The demo model with seeded random weights (BN statistics moved off
-    their defaults), its checkpoint, and its dynamic ONNX export written by
-    the command-line tool, check step included."""
+    their defaults, depth's bias raised), its checkpoint, and its dynamic
+    ONNX export written by the command-line tool, check step included."""
     from mmtlsi.apis.export import build_export_model
     from mmtlsi.tools.pytorch2onnx import main
     tmp = tmp_path_factory.mktemp('onnx')
@@ -34,6 +34,10 @@ def exported(tmp_path_factory):
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.running_mean.normal_(0, 0.1, generator=gen)
             m.running_var.uniform_(0.5, 2.0, generator=gen)
+    with torch.no_grad():   # depth > 0 somewhere, so that clamping at 0
+        for t, spec in model.task_specs.items():    # leaves a real map
+            if spec.output == 'scalar':
+                model.decode_head.output[t].predictor.bias.add_(1.0)
     ckpt = tmp / 'demo.pth'
     torch.save(dict(state_dict=model.state_dict(),
                     meta=dict(dataset_meta=dict(classes=list('abcdefg')))),
@@ -107,13 +111,19 @@ def test_onnx_runner_matches_inference_model(exported, tmp_path):
     cropped back: the maps equal inference_model's on the same weights."""
     import mmcv
 
-    from mmtlsi.apis import (OnnxMultiTaskPredictor, inference_model,
-                             inference_onnx, init_model)
+    from mmtlsi.apis import (
+        OnnxMultiTaskPredictor,
+        inference_model,
+        inference_onnx,
+        init_model,
+    )
+    from mmtlsi.apis.onnx_inference import compare_predictions
     model, ckpt, onnx_file = exported
     img = np.random.default_rng(3).integers(0, 256, (70, 100, 3), np.uint8)
     path = str(tmp_path / 'room.png')
     mmcv.imwrite(img, path)
-    ref = inference_model(init_model(CONFIG, str(ckpt)), path)[0]
+    eager = init_model(CONFIG, str(ckpt))
+    ref = inference_model(eager, path)[0]
     predictor = OnnxMultiTaskPredictor(onnx_file)
     assert predictor.dataset_meta['classes'] == list('abcdefg')
     got = inference_onnx(predictor, path)[0]
@@ -127,6 +137,10 @@ def test_onnx_runner_matches_inference_model(exported, tmp_path):
             assert len(torch.unique(r)) > 1
         else:
             assert torch.allclose(g, r, atol=1e-4, rtol=0), spec.name
+            assert r.std() > 1e-3, spec.name    # not a constant map
+    rows = compare_predictions(eager, predictor, [path, img])
+    assert rows['semseg']['agreement'] > 0.999
+    assert 0 < rows['depth']['max_abs'] < 1e-4
     normals = got.get('pred_normal_map').data
     assert torch.allclose(normals.norm(dim=0), torch.ones(70, 100),
                           atol=1e-5)
