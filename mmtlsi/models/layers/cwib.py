@@ -7,7 +7,12 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from .multi_head import merge_heads, split_heads
-from .windows import pad_to_windows, window_partition, window_reverse
+from .windows import (
+    is_exporting,
+    pad_to_windows,
+    window_partition,
+    window_reverse,
+)
 
 
 class RelativePositionBias(nn.Module):
@@ -84,6 +89,7 @@ class CWIB(BaseModule):
         b, h, w, _ = qkv.shape
         qkv, (pad_h, pad_w) = pad_to_windows(qkv, self.window_size)
         hp, wp = h + pad_h, w + pad_w
+        padded = is_exporting() or pad_h or pad_w
         windows = window_partition(qkv, self.window_size)  # (B*nW, n, 3d)
         q, k, v = split_heads(windows, 3 * self.num_heads).chunk(3, dim=1)
         mask = None
@@ -93,7 +99,7 @@ class CWIB(BaseModule):
             mask = self.rel_pos().unsqueeze(0)
             if not torch.is_grad_enabled():
                 mask = mask.detach()
-        if pad_h or pad_w:
+        if padded:
             valid = qkv.new_zeros(1, hp, wp, 1, dtype=torch.bool)
             valid[:, :h, :w] = True
             valid = window_partition(valid, self.window_size)  # (nW, n, 1)
@@ -105,7 +111,7 @@ class CWIB(BaseModule):
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         # (B*nW, h, n, dh) -> (B, Hp, Wp, h, dh): one copy
         o = window_reverse(o.transpose(1, 2), self.window_size, hp, wp)
-        if pad_h or pad_w:
+        if padded:
             o = o[:, :h, :w]
         return o.reshape(b, h * w, -1)
 

@@ -2,8 +2,22 @@
 zero-padding for any size (no attention here; CWIB attends in them)."""
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+
+def is_exporting() -> bool:
+    """True while ``torch.onnx.export`` or ``torch.export`` trace the model.
+
+    Branches on a map's size then take their general path (padding, by
+    zero rows where none is needed), so that the traced graph holds for
+    every input size, not only the example's.
+    """
+    if torch.onnx.is_in_onnx_export():
+        return True
+    exporting = getattr(torch.compiler, 'is_exporting', None)  # torch>=2.6
+    return bool(exporting is not None and exporting())
 
 
 def pad_to_windows(x: Tensor, window_size: tuple[int, int]
@@ -15,7 +29,7 @@ def pad_to_windows(x: Tensor, window_size: tuple[int, int]
     _, h, w, _ = x.shape
     wh, ww = window_size
     pad_h, pad_w = (-h) % wh, (-w) % ww
-    if pad_h or pad_w:
+    if is_exporting() or pad_h or pad_w:
         x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
     return x, (pad_h, pad_w)
 

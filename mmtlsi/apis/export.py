@@ -1,0 +1,361 @@
+"""Export a multi-task model to ONNX, check it in ONNX Runtime, time it.
+
+The exported graph is the model's ``tensor`` mode
+(:meth:`MultiTaskEncoderDecoder._forward`):
+
+- input ``inputs``: float32 (N, 3, H, W), the image as the data
+  preprocessor hands it to the model: RGB (``bgr_to_rgb``), normalised with
+  its ``mean`` / ``std``, padded with ``pad_val`` (0) at the bottom / right;
+- one output per task, named after the task (``semseg``, ``depth``, ...):
+  float32 (N, C_t, H, W), the head's final map bilinearly resized to the
+  input's size, *before* the task's activation (every task alike: class
+  logits, depth unclamped, normals not normalised, boundary / saliency
+  logits). :func:`decode_outputs` applies the activation the TaskSpec's
+  ``output`` kind names, exactly as ``model.predict`` does.
+
+The ONNX file carries what a runner needs in its metadata: the config
+(``mmtlsi_config``), the tasks (``mmtlsi_tasks``) and the dataset meta.
+docs/deployment.md describes the format, the exporters and the measured
+errors.
+"""
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .builder import ConfigType, build_model
+from .checkpoint import load_model_checkpoint
+
+#: what each output kind's raw map is, for users of the ONNX file
+RAW_MEANING = OrderedDict(
+    classes='class logits; prediction = argmax over channels',
+    scalar='value before clamping; prediction = max(x, 0)',
+    vector='vector before normalising; prediction = x / ||x||_2',
+    binary='logit; prediction = sigmoid(x), a probability')
+EXPORTERS = ('torchscript', 'dynamo')
+DEFAULT_TOLERANCE = 1e-4
+
+
+class TaskOutputs(nn.Module):
+    """``model``'s tensor mode as a tuple, one map per task in the order of
+    ``model.task_specs`` (ONNX outputs are positional)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.tasks = list(model.task_specs)
+
+    def forward(self, inputs: Tensor) -> Tuple[Tensor, ...]:
+        outputs = self.model._forward(inputs)
+        return tuple(outputs[t] for t in self.tasks)
+
+
+def build_export_model(config: ConfigType, checkpoint: Optional[str],
+                       cfg_options: Optional[Mapping] = None
+                       ) -> nn.Module:
+    """The model of ``config`` (eval, CPU, fp32) with ``checkpoint`` loaded
+    strictly, or random weights when ``checkpoint`` is None (seeded).
+    ``model.dataset_meta`` comes from the checkpoint's meta."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)   # random weights, the same every time
+        model = build_model(config, cfg_options)
+    if not hasattr(model, 'task_specs'):
+        raise TypeError(f'{type(model).__name__} is not a multi-task model '
+                        '(it has no task_specs)')
+    meta = {}
+    if checkpoint:
+        if not Path(checkpoint).is_file() and '://' not in str(checkpoint):
+            raise FileNotFoundError(f'checkpoint {checkpoint} does not exist')
+        loaded, _ = load_model_checkpoint(model, str(checkpoint),
+                                          what=f'the model of {config}')
+        meta = dict(loaded.get('meta') or {})
+    model.dataset_meta = meta.get('dataset_meta') or {}
+    return model.eval()
+
+
+def default_shape(model: nn.Module) -> Tuple[int, int]:
+    """(H, W) the model sees at test time: the data preprocessor's
+    ``test_cfg.size``, else its ``size``; an error when neither is set."""
+    pre = model.cfg.model.get('data_preprocessor') or {}
+    for size in ((pre.get('test_cfg') or {}).get('size'), pre.get('size')):
+        if size is not None:
+            return int(size[0]), int(size[1])
+    raise ValueError('the config sets no data_preprocessor size; give the '
+                     'export shape (--shape H W)')
+
+
+def shape_divisor(model: nn.Module) -> int:
+    """The multiple test inputs are padded to (``test_cfg.size_divisor``),
+    else 32, the stride of the coarsest backbone feature."""
+    pre = model.cfg.model.get('data_preprocessor') or {}
+    return int((pre.get('test_cfg') or {}).get('size_divisor') or 32)
+
+
+def _metadata(model: nn.Module, dynamic: bool, exporter: str) -> dict:
+    tasks = [dict(name=t, output=s.output, channels=s.out_channels,
+                  pred_field=s.pred_field, raw=RAW_MEANING[s.output])
+             for t, s in model.task_specs.items()]
+    pre = model.cfg.model.get('data_preprocessor') or {}
+    return dict(
+        mmtlsi_config=model.cfg.dump(),
+        mmtlsi_tasks=json.dumps(tasks),
+        mmtlsi_input=json.dumps(dict(
+            name='inputs', layout='NCHW', channels='RGB' if pre.get(
+                'bgr_to_rgb') else 'as loaded', mean=pre.get('mean'),
+            std=pre.get('std'), pad_val=pre.get('pad_val', 0),
+            dynamic_hw=dynamic, multiple_of=shape_divisor(model))),
+        mmtlsi_dataset_meta=json.dumps(
+            getattr(model, 'dataset_meta', None) or {}, default=str),
+        mmtlsi_exporter=exporter)
+
+
+def export_onnx(model: nn.Module, out_file: Union[str, Path],
+                shape: Optional[Sequence[int]] = None, *,
+                dynamic: bool = False, opset: Optional[int] = None,
+                exporter: str = 'torchscript') -> Path:
+    """Write ``model`` (from :func:`build_export_model`) as ONNX.
+
+    Args:
+        shape: (H, W) of the example input; default :func:`default_shape`.
+        dynamic: batch, height and width of the input (and outputs) are
+            dynamic; otherwise the graph holds for ``shape`` and batch 1.
+        opset: ONNX opset (default 17 for TorchScript, 18 for dynamo).
+        exporter: ``'torchscript'`` (``torch.onnx.export(dynamo=False)``)
+            or ``'dynamo'`` (``torch.export``-based).
+    """
+    import onnx
+    if exporter not in EXPORTERS:
+        raise ValueError(f'exporter {exporter!r} is not one of {EXPORTERS}')
+    h, w = shape or default_shape(model)
+    out_file = Path(out_file)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    wrapper = TaskOutputs(model).eval()
+    tasks = wrapper.tasks
+    example = torch.zeros(1, 3, h, w)
+    tmp = out_file.with_name(out_file.name + '.part')
+    with torch.no_grad(), warnings.catch_warnings():
+        # the tracer's notes on size-dependent branches: the check step
+        # (check_onnx at a second size) is what tells whether they matter
+        warnings.simplefilter('ignore', torch.jit.TracerWarning)
+        if exporter == 'torchscript':
+            _register_symbolics()
+            axes = {0: 'batch', 2: 'height', 3: 'width'}
+            torch.onnx.export(
+                wrapper, (example, ), str(tmp), input_names=['inputs'],
+                output_names=tasks, opset_version=opset or 17,
+                dynamo=False, do_constant_folding=True,
+                dynamic_axes={n: axes for n in ['inputs'] + tasks}
+                if dynamic else None)
+        else:
+            dynamic_shapes = None
+            if dynamic:
+                from torch.export import Dim
+                step = shape_divisor(model)
+                dynamic_shapes = {'inputs': {
+                    0: Dim('batch', min=1, max=64),
+                    2: step * Dim('height_blocks', min=1, max=256),
+                    3: step * Dim('width_blocks', min=1, max=256)}}
+            torch.onnx.export(
+                wrapper, (example, ), str(tmp), input_names=['inputs'],
+                output_names=tasks, opset_version=opset or 18, dynamo=True,
+                dynamic_shapes=dynamic_shapes, external_data=False,
+                verbose=False)
+    proto = onnx.load(str(tmp))
+    _name_output_dims(proto, model, dynamic)
+    for key, value in _metadata(model, dynamic, exporter).items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(tmp))
+    tmp.replace(out_file)
+    return out_file
+
+
+def _name_output_dims(proto, model: nn.Module, dynamic: bool) -> None:
+    """Output shapes as the task specs say: (N, C_t, H, W) with C_t fixed
+    and N, H, W named like the input's (the exporters' shape inference
+    leaves generated names or nothing)."""
+    sizes = [d for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    for out in proto.graph.output:
+        dims = out.type.tensor_type.shape.dim
+        while len(dims) < 4:
+            dims.add()
+        channels = model.task_specs[out.name].out_channels
+        for i, dim in enumerate(dims):
+            if i == 1:
+                dim.Clear()
+                dim.dim_value = channels
+            elif dynamic:
+                dim.Clear()
+                dim.dim_param = ('batch', '', 'height', 'width')[i]
+            else:
+                dim.Clear()
+                dim.dim_value = sizes[i].dim_value
+    if dynamic:
+        for i, dim in enumerate(sizes):
+            if i != 1:
+                dim.Clear()
+                dim.dim_param = ('batch', '', 'height', 'width')[i]
+
+
+def _register_symbolics() -> None:
+    """TorchScript-exporter symbolics for ops it lacks (once)."""
+    from torch.onnx import register_custom_op_symbolic
+
+    def diag_embed(g, x, offset, dim1, dim2):
+        # (..., n) -> (..., n, n), x on the diagonal (MT-MQLFB's key sums;
+        # offset 0, last two dims, the only use)
+        n = g.op('Shape', x, start_i=-1)
+        eye = g.op('EyeLike', g.op('ConstantOfShape',
+                                   g.op('Concat', n, n, axis_i=0)))
+        axis = g.op('Constant', value_t=torch.tensor([-1]))
+        return g.op('Mul', g.op('Unsqueeze', x, axis),
+                    g.op('CastLike', eye, x))
+
+    register_custom_op_symbolic('aten::diag_embed', diag_embed, 9)
+
+
+def ort_session(onnx_file: Union[str, Path], threads: Optional[int] = None):
+    """A CPU ONNX Runtime session (``threads`` intra-op threads)."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(onnx_file), options,
+                                providers=['CPUExecutionProvider'])
+
+
+def check_shapes(model: nn.Module, shape: Sequence[int],
+                 dynamic: bool) -> List[Tuple[int, int, int]]:
+    """(N, H, W) inputs the check runs: the export shape, and with
+    ``dynamic`` a second, larger size (one divisor step more in each
+    dimension) with batch 2."""
+    h, w = shape
+    if not dynamic:
+        return [(1, h, w)]
+    step = shape_divisor(model)
+    return [(1, h, w), (2, h + step, w + 2 * step)]
+
+
+def check_onnx(model: nn.Module, onnx_file: Union[str, Path],
+               shapes: Sequence[Sequence[int]],
+               tolerance: Union[float, Mapping[str, float]] =
+               DEFAULT_TOLERANCE, seed: int = 0) -> List[dict]:
+    """Run the file in ONNX Runtime and PyTorch on random inputs of each
+    (N, H, W) in ``shapes``; compare every output.
+
+    The error of an output is ``max|ort - torch| / max|torch|`` (relative
+    to the map's largest magnitude). Raises ``AssertionError`` listing the
+    outputs whose error exceeds ``tolerance`` (one bound, or task ->
+    bound), or whose name or shape differs; returns one row per shape and
+    task (task, shape, max_abs, max_rel, bound).
+    """
+    session = ort_session(onnx_file)
+    names = [o.name for o in session.get_outputs()]
+    tasks = list(model.task_specs)
+    if names != tasks:
+        raise AssertionError(f'{onnx_file}: outputs {names}, the model '
+                             f'predicts {tasks}')
+    gen = torch.Generator().manual_seed(seed)
+    wrapper = TaskOutputs(model).eval()
+    rows, failures = [], []
+    for n, h, w in shapes:
+        x = torch.randn(n, 3, h, w, generator=gen)
+        with torch.no_grad():
+            ref = wrapper(x)
+        try:
+            out = session.run(None, {'inputs': x.numpy()})
+        except Exception as err:  # noqa: BLE001  (ORT's own error types)
+            raise AssertionError(
+                f'{onnx_file}: ONNX Runtime fails on an input of '
+                f'{(n, 3, h, w)}: {str(err)[:400]}') from err
+        for t, r, o in zip(tasks, ref, out):
+            r = r.numpy()
+            bound = tolerance.get(t, DEFAULT_TOLERANCE) if isinstance(
+                tolerance, Mapping) else tolerance
+            row = dict(task=t, shape=(n, h, w), output_shape=o.shape,
+                       bound=bound)
+            if o.shape != r.shape:
+                failures.append(f'{t} at {(n, h, w)}: shape {o.shape}, '
+                                f'PyTorch {r.shape}')
+                rows.append(row)
+                continue
+            diff = float(np.abs(o - r).max())
+            row.update(max_abs=diff,
+                       max_rel=diff / max(float(np.abs(r).max()), 1e-12))
+            if not row['max_rel'] <= bound:
+                failures.append(f'{t} at {(n, h, w)}: relative error '
+                                f'{row["max_rel"]:.3g} > {bound:g}')
+            rows.append(row)
+    if failures:
+        raise AssertionError(f'{onnx_file} differs from PyTorch: ' +
+                             '; '.join(failures))
+    return rows
+
+
+def native_bf16() -> Optional[bool]:
+    """Whether the CPU computes bf16 natively (``avx512_bf16`` or
+    ``amx_bf16`` in /proc/cpuinfo); None where that cannot be read."""
+    try:
+        flags = Path('/proc/cpuinfo').read_text().split()
+    except OSError:
+        return None
+    return 'avx512_bf16' in flags or 'amx_bf16' in flags
+
+
+def _cpu_seconds(fn, rounds: int, warmup: int) -> List[float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(rounds):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return times
+
+
+def benchmark_onnx(model: nn.Module, onnx_file: Union[str, Path],
+                   shape: Sequence[int], rounds: int = 5, warmup: int = 1,
+                   threads: int = 1) -> Dict[str, dict]:
+    """CPU time (process time, seconds) of one batch-1 forward at ``shape``
+    in ONNX Runtime and in eager PyTorch, fp32 and bf16 autocast.
+
+    Returns ``{'onnxruntime' | 'eager_fp32' | 'eager_bf16': dict(median,
+    min, times)}`` and ``'cpu': dict(native_bf16=..., threads=...)``.
+    Without native bf16 the bf16 row is still measured (emulated: slower).
+    """
+    h, w = shape
+    x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(0))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    session = ort_session(onnx_file, threads)
+    feed = {'inputs': x.numpy()}
+    wrapper = TaskOutputs(model).eval()
+
+    def eager(dtype):
+        def run():
+            with torch.no_grad(), torch.autocast(
+                    'cpu', dtype=torch.bfloat16, enabled=dtype is not None):
+                wrapper(x)
+        return run
+
+    runs = dict(onnxruntime=lambda: session.run(None, feed),
+                eager_fp32=eager(None), eager_bf16=eager(torch.bfloat16))
+    result = {}
+    try:
+        for name, fn in runs.items():
+            times = _cpu_seconds(fn, rounds, warmup)
+            result[name] = dict(median=float(np.median(times)),
+                                min=float(min(times)), times=times)
+    finally:
+        torch.set_num_threads(previous)
+    result['cpu'] = dict(native_bf16=native_bf16(), threads=threads)
+    return result
