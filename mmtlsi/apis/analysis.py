@@ -282,13 +282,15 @@ def run_benchmark(config, checkpoint=None, *, mode='predict', device='cpu',
             step = make_step(net)
             data = next(batches)
             return meter.time_call(lambda: step(data), device, clock)
+    result.update(timed(model))
     if model is not None and macs:
+        # counted after the timing: the counting forward would otherwise
+        # leave its memory to the allocator before the memory meter starts
         from mmtlsi.utils import count_flops
         forward = count_flops(model, image_shape)['total']
         result['forward_gmacs'] = forward / 1e9
         result['macs_per_batch'] = (forward * batch if mode == 'predict' else
                                     train_step_macs(forward, batch))
-    result.update(timed(model))
     if compile and model is not None:
         from mmtlsi.models import compile_network
         backend = compile if isinstance(compile, str) else 'inductor'
