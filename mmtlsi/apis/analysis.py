@@ -328,14 +328,17 @@ def remeasure_peaks(peaks: dict, device) -> None:
 
 def add_share_of_peak(result: dict, peaks) -> None:
     """``gmacs_per_s`` and ``share_of_peak`` (of the peak of the result's
-    precision) of a result with ``macs_per_batch`` and a mean latency."""
+    precision, unless that peak is emulated) of a result with
+    ``macs_per_batch`` and a mean latency."""
     macs = result.get('macs_per_batch')
     if macs is None:
         return
     seconds = result['latency_ms_mean'] / 1000
     result['gmacs_per_s'] = macs / seconds / 1e9
     peak = (peaks or {}).get(result['precision'])
-    if peak is not None:
+    # an emulated product (bf16 on a CPU without bf16 instructions) is no
+    # limit of the machine: autocast runs around it in fp32
+    if peak is not None and not peak.get('emulated'):
         result['share_of_peak'] = meter.share_of_peak(macs, seconds, peak)
 
 
