@@ -8,17 +8,16 @@ import re
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 
 import pytest
 import torch
+from tiny_runs import tiny_run_config
 
 import mmtlsi  # noqa: F401  (allow-lists mmengine's checkpoint types)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CFG = osp.join(REPO, 'configs', 'demo', 'mtlsi_tiny_synthetic-nyud.py')
 MAX_ITERS = 8
 ITER_LINE = re.compile(r'Iter\(train\) \[\s*(\d+)/')
 # a save's fsync sleeps this long, so that kills land inside saves
@@ -38,26 +37,7 @@ runpy.run_path(sys.argv[0], run_name='__main__')
 
 
 def _config(folder):
-    path = osp.join(folder, 'tiny.py')
-    # one worker: a signal to the whole process group reaches it too
-    loader = ('num_workers=1, persistent_workers=True, dataset=dict('
-              f'data_root={osp.join(folder, "data")!r}, num_train=6, '
-              'num_val=2, img_size=(48, 64), seed=1)')
-    with open(path, 'w') as f:
-        f.write(textwrap.dedent(f"""
-            _base_ = {DEMO_CFG!r}
-            train_dataloader = dict(batch_size=2, {loader})
-            val_dataloader = dict({loader})
-            test_dataloader = dict({loader})
-            train_cfg = dict(max_iters={MAX_ITERS}, val_interval=1000)
-            param_scheduler = [dict(type='LinearLR', start_factor=0.5,
-                                    begin=0, end=4, by_epoch=False)]
-            default_hooks = dict(
-                logger=dict(interval=1),
-                checkpoint=dict(interval=2, max_keep_ckpts=1,
-                                save_best=None))
-            """))
-    return path
+    return tiny_run_config(folder, MAX_ITERS, num_train=6, num_workers=1)
 
 
 def _start(cfg, work_dir, folder, new_session=False):
