@@ -27,6 +27,7 @@ import torch
 
 from mmtlsi.utils import benchmark as meter
 from mmtlsi.utils.benchmark import autocast_context, default_amp_dtype
+from mmtlsi.utils.tables import render_table
 
 from .builder import ConfigType, build_model, to_config
 
@@ -172,9 +173,7 @@ def train_step_macs(forward_macs: float, batch_size: int) -> float:
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     """``rows`` under ``header`` in the report's Markdown layout."""
-    from mmtlsi.evaluation.report import _render
-    return _render([str(h) for h in header],
-                   [[str(c) for c in r] for r in rows], 'markdown')
+    return render_table(header, rows, 'markdown')
 
 
 def load_config(config: ConfigType, cfg_options: Optional[dict] = None):

@@ -57,6 +57,7 @@ from mmengine.model import is_model_wrapper
 from mmtlsi.tasks import TaskSpec, task_specs_for
 from mmtlsi.utils.complexity import count_flops, count_parameters
 from mmtlsi.utils.files import naming_path
+from mmtlsi.utils.tables import render_table
 
 __all__ = ['task_column', 'results_record', 'format_results_table',
            'dump_results', 'load_results', 'comparison_table',
@@ -179,23 +180,6 @@ def _rows(records: Sequence[dict]):
     return header, rows
 
 
-def _render(header, rows, fmt):
-    if fmt == 'markdown':
-        lines = ['| ' + ' | '.join(header) + ' |',
-                 '|' + '|'.join(['---'] + ['---:'] * (len(header) - 1)) + '|']
-        lines += ['| ' + ' | '.join(r) + ' |' for r in rows]
-        return '\n'.join(lines)
-    if fmt != 'text':
-        raise ValueError(f"fmt must be 'text' or 'markdown', not {fmt!r}")
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-    def line(cells):
-        return '  '.join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
-    sep = '-' * len(line(header))
-    return '\n'.join([sep, line(header), sep] + [line(r) for r in rows]
-                     + [sep])
-
-
 def format_results_table(metrics: Mapping,
                          tasks: Sequence[str] | Mapping[str, TaskSpec]
                          | None = None,
@@ -256,7 +240,7 @@ def load_results(path: str) -> dict:
 def comparison_table(records: Iterable[dict], fmt: str = 'markdown') -> str:
     """Several runs' records as one table, one row each."""
     header, rows = _rows(list(records))
-    return _render(header, rows, fmt)
+    return render_table(header, rows, fmt)
 
 
 def macs_input_shape(cfg) -> tuple[int, int]:
