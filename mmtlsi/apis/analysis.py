@@ -35,7 +35,8 @@ __all__ = ['build_model_for_analysis', 'make_predict_fn', 'SYNTHETIC_TWINS',
            'synthetic_train_dataset', 'set_crop_size', 'build_train_loader',
            'make_train_step', 'train_step_macs', 'markdown_table',
            'load_config', 'machine_peaks', 'run_benchmark',
-           'format_benchmark', 'add_share_of_peak']
+           'format_benchmark', 'add_share_of_peak', 'profile_ops',
+           'format_op_profile']
 
 
 def build_model_for_analysis(config: ConfigType,
@@ -207,25 +208,39 @@ def _precision(amp, amp_dtype) -> str:
 
 
 def run_benchmark(config, checkpoint=None, *, mode='predict', device='cpu',
-                  amp=False, amp_dtype=None, compile=False, shape=(480, 640),
+                  amp=False, amp_dtype=None, weights_dtype=None,
+                  compile=False, shape=(480, 640),
                   batch_size=None, crop_size=None, data_size=None,
                   data_root='work_dirs/benchmark_data', num_workers=None,
                   repeat=20, warmup=3, timer='wall', cfg_options=None,
-                  peaks=None, macs=True) -> dict:
+                  peaks=None, macs=True, profile=False) -> dict:
     """One measurement of ``config``'s model: ``mode`` 'predict' (a fixed
     batch of ``shape``), 'train' (training steps on the config's pipeline
     over synthetic data at full size) or 'data' (that dataloader alone).
 
+    ``weights_dtype`` (predict only): the model as
+    :func:`mmtlsi.models.optimize_for_inference` leaves it (BN folded,
+    weights and computation in ``'fp32'`` / ``'bf16'``, or ``'auto'``);
+    the result's ``route`` says which of fp32, autocast or bf16 weights ran.
+
     ``compile``: the same measurement with the network compiled
     (:func:`mmtlsi.models.compile_network`; a backend name, or True for
     inductor), under ``compiled``
-    (``compile_s``: the first compiled call, compiling included).
+    (``compile_s``: wall seconds of the first compiled call, compiling
+    included, whatever ``timer`` is: the compiler works in child processes).
+    ``profile``: one more call (predict) or step (train), profiled:
+    ``op_profile`` holds each kind of operator's self CPU seconds and the
+    bytes its outputs hold per dtype (:func:`profile_ops`).
+
     ``peaks`` (from :func:`machine_peaks`) and ``macs`` (count the
     forward's multiply-adds): each result also as a share of the peak of
     its precision (``share_of_peak``)."""
     device = torch.device(device)
     dtype = amp_dtype or default_amp_dtype(device)
     clock = meter.get_clock(timer, device)
+    if weights_dtype is not None and (mode != 'predict' or amp):
+        raise ValueError('weights_dtype is an inference rewrite: predict '
+                         'mode, without autocast')
     cfg = load_config(config, cfg_options)
     if mode != 'predict' and crop_size:
         set_crop_size(cfg, crop_size)
@@ -240,6 +255,14 @@ def run_benchmark(config, checkpoint=None, *, mode='predict', device='cpu',
         model = None
     else:
         model = build_model_for_analysis(cfg, checkpoint, device=device)
+    result['route'] = f"{result['precision']} autocast" if amp else 'fp32'
+    if weights_dtype is not None:
+        from mmtlsi.models import optimize_for_inference
+        optimize_for_inference(model, dtype=weights_dtype)
+        bf16 = model.compute_dtype == torch.bfloat16
+        result.update(precision='bfloat16' if bf16 else 'float32',
+                      route='bf16 weights' if bf16 else 'fp32 (BN folded)',
+                      dtype_reason=model.inference_dtype_reason)
     if mode == 'predict':
         batch = batch_size or 1
         result.update(batch_size=batch, shape=list(shape))
@@ -252,7 +275,11 @@ def run_benchmark(config, checkpoint=None, *, mode='predict', device='cpu',
 
         def first_call(net):
             with torch.no_grad(), autocast_context(device, amp, dtype):
-                return meter.time_call(lambda: fn(net), device, clock)
+                return meter.time_call(lambda: fn(net), device)
+
+        def one_call():
+            with torch.no_grad(), autocast_context(device, amp, dtype):
+                fn(model)
     else:
         dataset = synthetic_train_dataset(cfg, data_root, data_size)
         loader = build_train_loader(cfg, dataset, batch_size, num_workers)
@@ -280,7 +307,10 @@ def run_benchmark(config, checkpoint=None, *, mode='predict', device='cpu',
         def first_call(net):
             step = make_step(net)
             data = next(batches)
-            return meter.time_call(lambda: step(data), device, clock)
+            return meter.time_call(lambda: step(data), device)
+
+        def one_call(step=make_step(model)):
+            step(next(batches))
     result.update(timed(model))
     if model is not None and macs:
         # counted after the timing: the counting forward would otherwise
@@ -290,6 +320,8 @@ def run_benchmark(config, checkpoint=None, *, mode='predict', device='cpu',
         result['forward_gmacs'] = forward / 1e9
         result['macs_per_batch'] = (forward * batch if mode == 'predict' else
                                     train_step_macs(forward, batch))
+    if profile and model is not None:
+        result['op_profile'] = profile_ops(one_call)
     if compile and model is not None:
         from mmtlsi.models import compile_network
         backend = compile if isinstance(compile, str) else 'inductor'
@@ -312,6 +344,38 @@ def run_benchmark(config, checkpoint=None, *, mode='predict', device='cpu',
             add_share_of_peak(result['compiled'], peaks)
             result['compiled'].pop('macs_per_batch')
     return result
+
+
+def profile_ops(call) -> dict:
+    """Where ``call()``'s work goes, per kind of operator
+    (:mod:`mmtlsi.utils.op_profile`): ``seconds`` (self CPU time of one
+    call, and its wall ``total``) and ``bytes_out`` per dtype (of a
+    second call)."""
+    from mmtlsi.utils.op_profile import OpDtypeRecorder, time_by_op_group
+    seconds = time_by_op_group(call, repeat=1)
+    recorder = OpDtypeRecorder()
+    with recorder:
+        call()
+    return dict(seconds=seconds, bytes_out={
+        group: {dt: row['bytes_out'] for dt, row in dtypes.items()}
+        for group, dtypes in recorder.by_group().items()})
+
+
+def format_op_profile(profile: dict) -> str:
+    """:func:`profile_ops`'s result as a text table: each kind's seconds,
+    share of the call, and MiB written per dtype."""
+    seconds = dict(profile['seconds'])
+    total = seconds.pop('total')
+    dtypes = sorted({d for row in profile['bytes_out'].values()
+                     for d in row if d != '-'})
+    rows = [[group, f'{s:.3f}', f'{s / total:.1%}'] + [
+        f"{profile['bytes_out'].get(group, {}).get(d, 0) / 2**20:.1f}"
+        for d in dtypes] for group, s in seconds.items()]
+    outside = total - sum(seconds.values())
+    rows.append(['(not in an operator)', f'{outside:.3f}',
+                 f'{outside / total:.1%}'] + [''] * len(dtypes))
+    return render_table(['operators', 'self CPU s', 'share of the call'] +
+                        [f'MiB out, {d}' for d in dtypes], rows)
 
 
 def remeasure_peaks(peaks: dict, device) -> None:
@@ -348,7 +412,7 @@ _ROWS = [('images / s', 'images_per_s', '.3f'),
         ('share of matmul peak', 'share_of_peak', '.1%'),
         ('data wait / step', 'data_wait_fraction', '.2%'),
         ('peak memory (MiB)', 'peak_memory_mib', '.1f'),
-        ('compile time (s)', 'compile_s', '.1f'),
+        ('compile time (s, wall)', 'compile_s', '.1f'),
         ('compiled / eager', 'speedup', '.2f')]
 
 
@@ -358,7 +422,8 @@ def format_benchmark(r: dict) -> str:
     runs = [('eager', r)] + ([('compiled', r['compiled'])]
                              if 'compiled' in r else [])
     bf16 = r['cpu_bf16']
-    lines = [f"{r['mode']}, {r['device']}, {r['precision']}, batch "
+    lines = [f"{r['mode']}, {r['device']}, {r.get('route', r['precision'])}"
+             f", batch "
              f"{r['batch_size']}, {'x'.join(map(str, r['shape']))}, "
              f"{r['threads']} threads, {r['timer']} time"]
     if r['device'] == 'cpu':
@@ -367,10 +432,12 @@ def format_benchmark(r: dict) -> str:
     for name, p in (r.get('peaks') or {}).items():
         lines.append(f"{name} matmul peak: {p['gmacs_per_s']:.1f} GMAC/s "
                      f"(n={p['n']}{', emulated' if p['emulated'] else ''})")
-    lines.append(f"{'':22s}" + ''.join(f'{n:>12s}' for n, _ in runs))
+    lines.append(f"{'':24s}" + ''.join(f'{n:>12s}' for n, _ in runs))
     for label, key, fmt in _ROWS:
         if any(key in run for _, run in runs):
-            lines.append(f'{label:22s}' + ''.join(
+            lines.append(f'{label:24s}' + ''.join(
                 f'{format(run[key], fmt):>12s}' if key in run else
                 f"{'-':>12s}" for _, run in runs))
+    if 'op_profile' in r:
+        lines.append(format_op_profile(r['op_profile']))
     return '\n'.join(lines)

@@ -3,44 +3,34 @@ channels-last memory for 4-D tensors, and bfloat16 weights; and whether this
 CPU runs bfloat16 natively."""
 from __future__ import annotations
 
+import inspect
 from typing import Optional, Union
 
 import torch
 from mmcv.cnn import fuse_conv_bn
 from torch import nn
 
+from mmtlsi.utils.benchmark import BF16_FLAGS, cpu_bf16_support
+
 DTYPES = {'fp32': torch.float32, 'float32': torch.float32,
           'bf16': torch.bfloat16, 'bfloat16': torch.bfloat16}
 
 
 def cpu_native_bf16() -> tuple[bool, str]:
-    """Whether this CPU has bfloat16 instructions (``avx512_bf16`` or AMX)
-    that make bf16 matrix products faster than fp32, and a sentence saying
-    which (or that it has none: PyTorch then converts in software, and bf16
-    is slower than fp32)."""
-    cpu = getattr(torch, 'cpu', None)
-    found = []
-    for flag, probe in (('avx512_bf16', '_is_avx512_bf16_supported'),
-                        ('amx_bf16', '_is_amx_tile_supported')):
-        fn = getattr(cpu, probe, None)
-        if fn is not None and fn():
-            found.append(flag)
-    if not found and not hasattr(cpu, '_is_avx512_bf16_supported'):
-        # older torch: read the kernel's flags
-        try:
-            with open('/proc/cpuinfo') as f:
-                flags = set(f.read().split())
-        except OSError:
-            flags = set()
-        found = [f for f in ('avx512_bf16', 'amx_bf16') if f in flags]
-    capability = getattr(torch.backends.cpu, 'get_cpu_capability',
-                         lambda: 'unknown')()
+    """Whether this CPU has bfloat16 instructions that make bf16 matrix
+    products faster than fp32 (:func:`mmtlsi.utils.benchmark.
+    cpu_bf16_support`, the one reading of the CPU's flags), and a sentence
+    saying which (or that it has none: PyTorch then converts in software,
+    and bf16 is slower than fp32)."""
+    support = cpu_bf16_support()
+    found, capability = support['flags'], support['capability']
     if found:
         return True, (f'native bfloat16 ({", ".join(found)}; PyTorch CPU '
                       f'kernels {capability})')
-    return False, (f'no native bfloat16 (neither avx512_bf16 nor amx_bf16; '
-                   f'PyTorch CPU kernels {capability}): bf16 is emulated '
-                   f'and slower than fp32 here')
+    return False, (f'no native bfloat16 (none of '
+                   f'{", ".join(BF16_FLAGS)}; PyTorch CPU kernels '
+                   f'{capability}): bf16 is emulated and slower than fp32 '
+                   f'here')
 
 
 def resolve_inference_dtype(dtype: Union[str, torch.dtype, None],
@@ -74,6 +64,38 @@ def resolve_inference_dtype(dtype: Union[str, torch.dtype, None],
         if not native:
             why = 'requested; ' + detail
     return dtype, f'{"bf16" if dtype == torch.bfloat16 else "fp32"} ({why})'
+
+
+def _cast_mask(module, args, kwargs):
+    mask = kwargs.get('mask')
+    if args and torch.is_tensor(args[0]) and torch.is_tensor(mask) and \
+            mask.is_floating_point() and mask.dtype != args[0].dtype:
+        kwargs['mask'] = mask.to(args[0].dtype)
+    return args, kwargs
+
+
+def masks_follow_inputs(model: nn.Module) -> int:
+    """Make every submodule whose ``forward`` takes a ``mask`` argument
+    cast a floating-point ``mask`` to the dtype of its first input (a
+    forward pre-hook); returns how many got the hook.
+
+    Backbones build additive attention masks in fp32 inside their forward
+    (mmpretrain's shifted-window attention does): with bf16 weights the
+    masked scores would be promoted to fp32 and the product with the bf16
+    values would fail. The masks' values (0 and large negatives) are exact
+    in bf16."""
+    count = 0
+    for module in model.modules():
+        try:
+            params = inspect.signature(type(module).forward).parameters
+        except (TypeError, ValueError):
+            continue
+        if 'mask' in params and not getattr(module, '_mask_cast_hook',
+                                            None):
+            module._mask_cast_hook = module.register_forward_pre_hook(
+                _cast_mask, with_kwargs=True)
+            count += 1
+    return count
 
 
 def optimize_for_inference(model: nn.Module, fuse_bn: bool = True,
@@ -119,6 +141,7 @@ def optimize_for_inference(model: nn.Module, fuse_bn: bool = True,
         for name, child in model.named_children():
             if name != 'data_preprocessor':
                 child.to(dtype)
+                masks_follow_inputs(child)
         model.compute_dtype = dtype
     model.inference_dtype_reason = reason
     return model

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from mmtlsi.apis.builder import build_model
-from mmtlsi.models import optimize_for_inference
+from mmtlsi.models import optimize, optimize_for_inference
 from mmtlsi.models.optimize import cpu_native_bf16, resolve_inference_dtype
+from mmtlsi.utils.op_profile import OpDtypeRecorder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -68,8 +69,11 @@ def test_bf16_autocast_holds_the_same_tolerances(demo_model):
 
 
 def test_dtype_choice_follows_the_cpu(monkeypatch):
-    for probe in ('_is_avx512_bf16_supported', '_is_amx_tile_supported'):
-        monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
+    def cpu(*flags):
+        return lambda: dict(native=bool(flags), flags=list(flags),
+                            model='test', capability='AVX2')
+
+    monkeypatch.setattr(optimize, 'cpu_bf16_support', cpu())
     native, why = cpu_native_bf16()
     assert not native and 'no native bfloat16' in why
     dtype, why = resolve_inference_dtype('auto')
@@ -77,7 +81,7 @@ def test_dtype_choice_follows_the_cpu(monkeypatch):
     # an explicit request is honoured, and says it is emulated
     dtype, why = resolve_inference_dtype('bf16')
     assert dtype == torch.bfloat16 and 'emulated' in why
-    monkeypatch.setattr(torch.cpu, '_is_amx_tile_supported', lambda: True)
+    monkeypatch.setattr(optimize, 'cpu_bf16_support', cpu('amx_bf16'))
     native, why = cpu_native_bf16()
     assert native and 'amx_bf16' in why
     assert resolve_inference_dtype('auto')[0] == torch.bfloat16
@@ -99,3 +103,49 @@ def test_auto_keeps_fp32_without_native_bf16(demo_model, monkeypatch):
     with pytest.raises(TypeError, match='compute_dtype'):
         optimize_for_inference(torch.nn.Conv2d(1, 1, 1).eval(),
                                dtype='bf16')
+
+
+# kinds of operator that must run in bf16 on the bf16-weights route: every
+# product and every memory-bound kernel between them
+BF16_KINDS = ('matmul', 'norm', 'softmax', 'activation')
+
+
+def fp32_kernels(recorder):
+    return {kind: row['float32']['calls']
+            for kind, row in recorder.by_group().items()
+            if kind in BF16_KINDS and 'float32' in row}
+
+
+def test_bf16_weights_run_every_product_in_bf16(demo_model):
+    model = optimize_for_inference(copy.deepcopy(demo_model), dtype='bf16')
+    recorder = OpDtypeRecorder()
+    with torch.no_grad(), recorder:
+        model(torch.randn(1, 3, 64, 96), mode='tensor')
+    groups = recorder.by_group()
+    assert groups['matmul']['bfloat16']['calls'] > 10
+    assert fp32_kernels(recorder) == {}
+
+
+def test_swin_model_in_bf16_weights():
+    """A paper config (Swin-T): its shifted-window attention builds fp32
+    masks inside the forward; with bf16 weights they follow the scores'
+    dtype, every product runs in bf16 and the maps hold the tolerances."""
+    torch.manual_seed(0)
+    model = build_model(os.path.join(ROOT, 'configs/mtlsi/swin-t_nyud.py'),
+                        dict(model=dict(backbone=dict(pad_small_map=True))))
+    # 64x64: the stride-16/32 maps are padded to the window (7); the
+    # stride-4/8 maps have shifted windows with their masks
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        ref = model(x, mode='tensor')
+    assert optimize_for_inference(model, dtype='bf16') is model
+    assert sum(getattr(m, '_mask_cast_hook', None) is not None
+               for m in model.modules()) == 12      # Swin-T's 2+2+6+2
+    recorder = OpDtypeRecorder()
+    with torch.no_grad(), recorder:
+        out = model(x, mode='tensor')
+    assert fp32_kernels(recorder) == {}
+    for t in ref:
+        assert out[t].dtype == torch.float32
+        rms, worst = relative_errors(out[t], ref[t])
+        assert 1e-4 < rms < RMS_TOL and worst < MAX_TOL, (t, rms, worst)

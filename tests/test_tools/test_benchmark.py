@@ -28,13 +28,15 @@ class _BenchStandIn(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor)
         self.backbone_cfg = backbone
         self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.compute_dtype = None      # set by optimize_for_inference
 
     def _forward(self, inputs, data_samples=None):
         return self.network(inputs)
 
     # the segmentor's interface that compile_network compiles
     def network(self, inputs):
-        return self.conv(inputs)
+        out = self.conv(inputs.to(self.compute_dtype or inputs.dtype))
+        return out.float()
 
     def network_loss(self, inputs, targets=None):
         return dict(loss=self.network(inputs).mean())
@@ -391,3 +393,56 @@ def test_train_mode_eager_and_compiled_share_the_data(tmp_path):
         count_flops(model, (64, 96))['total'] / 1e9)
     assert r['compiled']['images_per_s'] > 0
     assert r['compiled']['compile_s'] > 0
+
+
+def test_bf16_weights_route(tmp_path, monkeypatch, capsys):
+    argv = [stand_in_config(tmp_path), '--shape', '8', '8', '--repeat', '1',
+            '--warmup', '0', '--peak-size', '32', '--dtype', 'bf16']
+    monkeypatch.setattr(tool, 'bf16_is_native', lambda device: False)
+    kept = tool.main(argv)
+    assert 'no native bfloat16' in capsys.readouterr().out
+    assert kept['route'] == 'fp32 (BN folded)'
+    assert kept['precision'] == 'float32'
+    r = tool.main(argv + ['--allow-emulated-bf16'])
+    assert r['route'] == 'bf16 weights' and r['precision'] == 'bfloat16'
+    assert 'emulated' in r['dtype_reason']
+    # an emulated peak gives no share
+    assert 'gmacs_per_s' in r and 'share_of_peak' not in r
+    with pytest.raises(SystemExit):
+        tool.parse_args([argv[0], '--mode', 'train', '--dtype', 'bf16'])
+    with pytest.raises(ValueError, match='predict'):
+        analysis.run_benchmark(argv[0], mode='train', weights_dtype='bf16')
+
+
+@pytest.mark.parametrize('mode,variants', [
+    ('predict', [(), ('--amp', ), ('--dtype', 'bf16')]),
+    ('train', [(), ('--amp', )])])
+def test_compare_amp_runs_each_route_in_its_process(tmp_path, monkeypatch,
+                                                    capsys, mode, variants):
+    seen = []
+
+    def fake(child, extra=()):
+        seen.append((child, tuple(extra)))
+        route = {(): 'fp32', ('--amp', ): 'bfloat16 autocast'}.get(
+            tuple(extra), 'bf16 weights')
+        return dict(route=route, images_per_s=2.0 * len(seen),
+                    precision='float32', mode=mode, device='cpu',
+                    batch_size=1, shape=[8, 8], threads=1, timer='wall',
+                    cpu_bf16=dict(model='m', capability='c', flags=[]),
+                    latency_ms_mean=1.0)
+
+    monkeypatch.setattr(tool, 'in_subprocess', fake)
+    cfg = stand_in_config(tmp_path)
+    result = tool.main([cfg, '--mode', mode, '--compare-amp',
+                        '--allow-emulated-bf16', '--out',
+                        str(tmp_path / 'r.json')])
+    assert [extra for _, extra in seen] == variants
+    assert all('--compare-amp' not in c and '--out' not in c
+               for c, _ in seen)
+    # images/s of each route against fp32 (the first run's 2.0)
+    expected = {'bfloat16 autocast': 2.0, 'bf16 weights': 3.0}
+    assert result['speedups'] == {k: v for k, v in expected.items()
+                                  if k in result['speedups']}
+    assert len(result['speedups']) == len(variants) - 1
+    assert 'bfloat16 autocast / fp32 images/s: 2.00x' in \
+        capsys.readouterr().out
