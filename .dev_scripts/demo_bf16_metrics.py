@@ -1,6 +1,6 @@
-"""Test a checkpoint twice, with fp32 and with bf16 weights
-(``optimize_for_inference(dtype='bf16')``), and print both metric sets and
-the differences.
+"""Test a checkpoint twice, with fp32 and with bf16 weights (the
+``InferenceDtypeHook`` that ``tools/test.py --dtype`` adds), and print both
+metric sets and the differences.
 
     python .dev_scripts/demo_bf16_metrics.py CONFIG CHECKPOINT [--work-dir D]
 """
@@ -10,7 +10,7 @@ import json
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmtlsi.models import optimize_for_inference
+import mmtlsi.engine  # noqa: F401  (registers InferenceDtypeHook)
 
 KEYS = ('semseg/mIoU', 'depth/rmse', 'normals/mean', 'edge/odsF')
 
@@ -19,17 +19,9 @@ def test_metrics(cfg_path, checkpoint, work_dir, dtype):
     cfg = Config.fromfile(cfg_path)
     cfg.work_dir = work_dir
     cfg.load_from = checkpoint
-    runner = Runner.from_cfg(cfg)
-    load = runner.load_or_resume
-
-    def load_then_convert():
-        load()
-        runner.model.eval()
-        if dtype is not None:
-            optimize_for_inference(runner.model, fuse_bn=False, dtype=dtype)
-
-    runner.load_or_resume = load_then_convert
-    metrics = runner.test()
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+        dict(type='InferenceDtypeHook', dtype=dtype)]
+    metrics = Runner.from_cfg(cfg).test()
     return {k: float(v) for k, v in metrics.items() if k in KEYS}
 
 
@@ -41,7 +33,7 @@ def main():
     args = p.parse_args()
     res = {name: test_metrics(args.config, args.checkpoint, args.work_dir,
                               dtype)
-           for name, dtype in (('fp32', None), ('bf16', 'bf16'))}
+           for name, dtype in (('fp32', 'fp32'), ('bf16', 'bf16'))}
     res['bf16 - fp32'] = {k: res['bf16'][k] - res['fp32'][k]
                           for k in res['fp32']}
     print(json.dumps(res, indent=1))

@@ -4,8 +4,9 @@
 [--show-dir DIR]``
 
 Same flags as MMSegmentation's ``tools/test.py``, plus ``--export-edges`` (PNG
-edge maps for the SEISM toolbox), ``--no-flops``, ``--compile`` and
-``--partial-load``. The checkpoint must fit the config's model exactly
+edge maps for the SEISM toolbox), ``--no-flops``, ``--compile``,
+``--partial-load`` and ``--dtype fp32|bf16|auto`` (the model rewritten for
+inference: bf16 weights). The checkpoint must fit the config's model exactly
 (``--partial-load`` allows a part on purpose). The table (every task's
 metric, Delta_m when single-task references are configured, parameters
 without the backbone, FLOPs as multiply-adds) is printed and written as JSON
@@ -55,6 +56,10 @@ def parse_args(argv=None):
         help='do not count FLOPs for the table')
     parser.add_argument(
         '--name', help='row name in the table (default: the config name)')
+    parser.add_argument(
+        '--dtype', choices=['fp32', 'bf16', 'auto'],
+        help='test the model rewritten for inference in this dtype '
+        '(InferenceDtypeHook; auto: bf16 where it is native)')
     add_run_arguments(parser)
     args = parser.parse_args(argv)
     export_local_rank(args)
@@ -86,6 +91,10 @@ def build_config(args) -> Config:
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
+    if args.dtype:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='InferenceDtypeHook', dtype=args.dtype)
+        ]
     if args.export_edges:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='EdgeExportHook', out_dir=args.export_edges)

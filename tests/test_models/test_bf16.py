@@ -149,3 +149,9 @@ def test_swin_model_in_bf16_weights():
         assert out[t].dtype == torch.float32
         rms, worst = relative_errors(out[t], ref[t])
         assert 1e-4 < rms < RMS_TOL and worst < MAX_TOL, (t, rms, worst)
+
+
+def test_inference_dtype_hook_refuses_unknown_dtypes():
+    from mmtlsi.engine.hooks import InferenceDtypeHook
+    with pytest.raises(ValueError, match="'bf16', 'fp32' or 'auto'"):
+        InferenceDtypeHook(dtype='fp16')

@@ -316,3 +316,27 @@ def test_config_errors_are_one_line(trained, tmp_path):
     err = _fails([sys.executable, 'tools/test.py', trained['cfg'],
                   str(tmp_path / 'nope.pth')])
     assert err.strip() == f'error: checkpoint {tmp_path}/nope.pth not found'
+
+
+def test_test_tool_in_bf16_weights(trained):
+    """``--dtype bf16``: the checkpoint is tested with bf16 weights
+    (InferenceDtypeHook); the metrics stay near the fp32 ones."""
+    ckpt = osp.join(trained['work_dir'], 'iter_4.pth')
+    records = {}
+    for dtype in ('fp32', 'bf16'):
+        out_dir = osp.join(trained['root'], f'results_{dtype}')
+        log = _run([sys.executable, 'tools/test.py', trained['cfg'], ckpt,
+                    '--work-dir', osp.join(trained['root'], f'test_{dtype}'),
+                    '--out', out_dir, '--name', dtype, '--no-flops',
+                    '--dtype', dtype], REPO)
+        with open(osp.join(out_dir, f'{dtype}.json')) as f:
+            records[dtype] = json.load(f)['metrics']
+        assert f'testing with {dtype} (requested' in log
+    fp32, bf16 = records['fp32'], records['bf16']
+    # 3 validation images of 48x64: a flipped pixel moves mIoU visibly, so
+    # the bounds are wider than the documented ones of a real test set
+    assert abs(bf16['semseg/mIoU'] - fp32['semseg/mIoU']) < 2.0
+    assert abs(bf16['depth/rmse'] - fp32['depth/rmse']) < \
+        0.02 * fp32['depth/rmse']
+    assert abs(bf16['normals/mean'] - fp32['normals/mean']) < 0.5
+    assert bf16 != fp32      # the bf16 route really ran
