@@ -13,6 +13,10 @@ those kinds (:data:`OP_GROUPS`, :func:`op_group`) and measures each kind:
 - :func:`time_by_op_group`: ``torch.profiler``'s self CPU time of each
   operator, summed per kind over a few calls: where the time goes on the
   machine at hand.
+
+A gradient operator belongs to the kind of its forward
+(``convolution_backward`` is ``matmul``); a training step's optimizer
+update (``_foreach_*``, fused Adam) is ``optimizer``.
 """
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-__all__ = ['OP_GROUPS', 'OTHER', 'op_group', 'OpDtypeRecorder', 'time_by_op_group']
+__all__ = ['OP_GROUPS', 'OTHER', 'op_group', 'OpDtypeRecorder',
+           'time_by_op_group']
 
 #: kind -> ATen operator names (overload packets, without ``aten::`` and
 #: a trailing ``_`` of the in-place form); anything else is 'elementwise
@@ -31,7 +36,9 @@ __all__ = ['OP_GROUPS', 'OTHER', 'op_group', 'OpDtypeRecorder', 'time_by_op_grou
 OP_GROUPS = collections.OrderedDict(
     matmul=('mm', 'addmm', 'bmm', 'baddbmm', 'matmul', 'linear',
             'convolution', '_convolution', 'mkldnn_convolution',
-            'mkldnn_linear', '_mkldnn_linear', 'cudnn_convolution',
+            '_slow_conv2d_forward', 'thnn_conv2d', '_conv_depthwise2d',
+            '_slow_conv2d', 'mkldnn_linear',
+            '_mkldnn_linear', 'cudnn_convolution',
             '_scaled_dot_product_flash_attention_for_cpu',
             '_scaled_dot_product_flash_attention',
             '_scaled_dot_product_efficient_attention',
@@ -41,7 +48,8 @@ OP_GROUPS = collections.OrderedDict(
           'native_group_norm', 'layer_norm', 'batch_norm', 'group_norm'),
     softmax=('_softmax', 'softmax', '_log_softmax', 'log_softmax'),
     activation=('gelu', 'relu', 'silu', 'sigmoid', 'tanh', 'hardswish',
-                'hardsigmoid', 'elu', 'leaky_relu', 'clamp_min'),
+                'hardsigmoid', 'elu', 'leaky_relu', 'clamp_min',
+                'threshold'),
     resize=('upsample_bilinear2d', 'upsample_nearest2d',
             '_upsample_bilinear2d_aa', 'upsample_bicubic2d',
             'grid_sampler_2d', 'avg_pool2d', 'max_pool2d_with_indices',
@@ -49,6 +57,7 @@ OP_GROUPS = collections.OrderedDict(
     layout=('clone', 'contiguous', 'copy', '_to_copy', 'to', 'cat',
             'constant_pad_nd', 'pad', 'roll', 'index', 'index_select',
             'gather', 'stack', 'repeat', 'col2im', 'im2col'),
+    optimizer=('_fused_adamw', '_fused_adam', '_fused_sgd'),
 )
 OTHER = 'elementwise and other'
 _GROUP_OF = {name: group for group, names in OP_GROUPS.items()
@@ -59,8 +68,13 @@ def op_group(name: str) -> str:
     """The kind of the ATen operator ``name`` (``'aten::addmm'``,
     ``'addmm'``, ``'relu_'`` all work)."""
     name = name.split('::')[-1].split('.')[0]
+    if name.startswith('_foreach_'):
+        return 'optimizer'
     if name.endswith('_') and name[:-1] in _GROUP_OF:     # in-place form
         name = name[:-1]
+    for tail in ('_backward_data', '_backward'):          # its gradient
+        if name.endswith(tail) and name[:-len(tail)] in _GROUP_OF:
+            name = name[:-len(tail)]
     return _GROUP_OF.get(name, OTHER)
 
 

@@ -1,12 +1,18 @@
 import torch
 
-from mmtlsi.utils.op_profile import (OTHER, OpDtypeRecorder, op_group,
-                                     time_by_op_group)
+from mmtlsi.utils.op_profile import (
+    OTHER,
+    OpDtypeRecorder,
+    op_group,
+    time_by_op_group,
+)
 
 
 def test_operator_kinds():
     assert op_group('aten::addmm') == 'matmul'
     assert op_group('convolution') == 'matmul'
+    # the 1x1 convolutions PyTorch runs without oneDNN on one thread
+    assert op_group('aten::_slow_conv2d_forward') == 'matmul'
     assert op_group('_scaled_dot_product_flash_attention_for_cpu') == \
         'matmul'
     assert op_group('aten::native_layer_norm') == 'norm'
@@ -14,6 +20,13 @@ def test_operator_kinds():
     assert op_group('aten::_softmax') == 'softmax'
     assert op_group('upsample_bilinear2d.vec') == 'resize'
     assert op_group('_to_copy') == 'layout'
+    # gradients belong to their forward's kind
+    assert op_group('aten::convolution_backward') == 'matmul'
+    assert op_group('native_layer_norm_backward') == 'norm'
+    assert op_group('_softmax_backward_data') == 'softmax'
+    assert op_group('threshold_backward') == 'activation'
+    assert op_group('upsample_bilinear2d_backward') == 'resize'
+    assert op_group('aten::_foreach_addcdiv_') == 'optimizer'
     assert op_group('add_') == OTHER
     assert op_group('aten::mul') == OTHER
 
