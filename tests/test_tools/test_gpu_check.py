@@ -148,3 +148,19 @@ def test_cuda_bf16_training_step(tmp_path):
     assert torch.isfinite(loss)
     assert any(not torch.equal(a, b)
                for a, b in zip(before, model.parameters()))
+
+
+def test_tools_entry_point_needs_the_clone(tmp_path):
+    """``tools/analysis_tools/gpu_check.sh`` runs the clone's
+    ``.dev_scripts/gpu_check.sh``; without it (an installed package's copy)
+    it stops with a message naming the missing file."""
+    folder = tmp_path / 'tools' / 'analysis_tools'
+    folder.mkdir(parents=True)
+    script = folder / 'gpu_check.sh'
+    script.write_text(open(osp.join(ROOT, 'tools', 'analysis_tools',
+                                    'gpu_check.sh')).read())
+    out = subprocess.run(['bash', str(script), '--dry-run'],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert '.dev_scripts/gpu_check.sh not found' in out.stderr
+    assert 'clone' in out.stderr
