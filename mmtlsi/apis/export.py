@@ -24,12 +24,15 @@ import json
 import time
 import warnings
 from collections import OrderedDict
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+from mmtlsi.models.traceable import min_input_size, traceable_forwards
 
 from .builder import ConfigType, build_model
 from .checkpoint import load_model_checkpoint
@@ -99,7 +102,8 @@ def shape_divisor(model: nn.Module) -> int:
     return int((pre.get('test_cfg') or {}).get('size_divisor') or 32)
 
 
-def _metadata(model: nn.Module, dynamic: bool, exporter: str) -> dict:
+def _metadata(model: nn.Module, dynamic: bool, exporter: str,
+              min_hw: Optional[Sequence[int]] = None) -> dict:
     tasks = [dict(name=t, output=s.output, channels=s.out_channels,
                   pred_field=s.pred_field, raw=RAW_MEANING[s.output])
              for t, s in model.task_specs.items()]
@@ -111,7 +115,8 @@ def _metadata(model: nn.Module, dynamic: bool, exporter: str) -> dict:
             name='inputs', layout='NCHW', channels='RGB' if pre.get(
                 'bgr_to_rgb') else 'as loaded', mean=pre.get('mean'),
             std=pre.get('std'), pad_val=pre.get('pad_val', 0),
-            dynamic_hw=dynamic, multiple_of=shape_divisor(model))),
+            dynamic_hw=dynamic, multiple_of=shape_divisor(model),
+            min_hw=list(min_hw) if min_hw else None)),
         mmtlsi_dataset_meta=json.dumps(
             getattr(model, 'dataset_meta', None) or {}, default=str),
         mmtlsi_exporter=exporter)
@@ -141,6 +146,7 @@ def export_onnx(model: nn.Module, out_file: Union[str, Path],
     tasks = wrapper.tasks
     example = torch.zeros(1, 3, h, w)
     tmp = out_file.with_name(out_file.name + '.part')
+    record = []
     with torch.no_grad(), warnings.catch_warnings():
         # the tracer's notes on size-dependent branches: the check step
         # (check_onnx at a second size) is what tells whether they matter
@@ -148,12 +154,17 @@ def export_onnx(model: nn.Module, out_file: Union[str, Path],
         if exporter == 'torchscript':
             _register_symbolics()
             axes = {0: 'batch', 2: 'height', 3: 'width'}
-            torch.onnx.export(
-                wrapper, (example, ), str(tmp), input_names=['inputs'],
-                output_names=tasks, opset_version=opset or 17,
-                dynamo=False, do_constant_folding=True,
-                dynamic_axes={n: axes for n in ['inputs'] + tasks}
-                if dynamic else None)
+            # dynamic: upstream modules whose sizes the tracer would fix
+            # (Swin's shifted windows, patch padding) run traceable
+            # forwards; a static graph keeps the upstream ones
+            with traceable_forwards(wrapper, record) if dynamic else \
+                    nullcontext():
+                torch.onnx.export(
+                    wrapper, (example, ), str(tmp), input_names=['inputs'],
+                    output_names=tasks, opset_version=opset or 17,
+                    dynamo=False, do_constant_folding=True,
+                    dynamic_axes={n: axes for n in ['inputs'] + tasks}
+                    if dynamic else None)
         else:
             dynamic_shapes = None
             if dynamic:
@@ -168,9 +179,17 @@ def export_onnx(model: nn.Module, out_file: Union[str, Path],
                 output_names=tasks, opset_version=opset or 18, dynamo=True,
                 dynamic_shapes=dynamic_shapes, external_data=False,
                 verbose=False)
+    min_hw = min_input_size(record, (h, w)) if dynamic else None
+    if min_hw and (h < min_hw[0] or w < min_hw[1]):
+        tmp.unlink()
+        raise ValueError(
+            f'cannot export at {h} x {w}: this model takes inputs of at '
+            f'least {min_hw[0]} x {min_hw[1]} (a Swin block without '
+            'pad_small_map needs its map at least one window on each '
+            'side; PyTorch refuses smaller inputs)')
     proto = onnx.load(str(tmp))
     _name_output_dims(proto, model, dynamic)
-    for key, value in _metadata(model, dynamic, exporter).items():
+    for key, value in _metadata(model, dynamic, exporter, min_hw).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(proto, str(tmp))

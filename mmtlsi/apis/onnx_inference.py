@@ -72,6 +72,10 @@ class OnnxMultiTaskPredictor:
                                  f'{out.shape[1]} channels, its task '
                                  f'{channels}')
         self.input_shape = self.session.get_inputs()[0].shape
+        # the smallest H, W a dynamic graph holds for (Swin blocks without
+        # pad_small_map); None: no bound beyond the size multiple
+        self.min_hw = json.loads(meta.get('mmtlsi_input', '{}')).get(
+            'min_hw')
         self.preprocessor = MODELS.build(config.model.data_preprocessor)
         self.preprocessor.eval()
         self._pipelines = {}
@@ -91,6 +95,13 @@ class OnnxMultiTaskPredictor:
                     f'{self.input_shape}; the preprocessed image is '
                     f'{tuple(inputs.shape)} (axis {axis}): export it with '
                     '--dynamic or at this --shape')
+        if self.min_hw and (inputs.shape[2] < self.min_hw[0]
+                            or inputs.shape[3] < self.min_hw[1]):
+            raise ValueError(
+                f'{self.model_file} holds for inputs of at least '
+                f'{self.min_hw[0]} x {self.min_hw[1]}; the preprocessed image '
+                f'is {inputs.shape[2]} x {inputs.shape[3]}: resize it or pad '
+                'it larger (the config\'s test pipeline / data preprocessor)')
 
     def predict_one(self, image: ImageType) -> SegDataSample:
         """One image (file, or HxWx3 uint8 array in the loader's channel
