@@ -197,6 +197,19 @@ def export_onnx(model: nn.Module, out_file: Union[str, Path],
     return out_file
 
 
+def onnx_input_spec(onnx_file: Union[str, Path]) -> dict:
+    """The ``mmtlsi_input`` metadata of an exported file: normalisation,
+    ``dynamic_hw``, ``multiple_of`` and ``min_hw`` (the smallest H, W a
+    dynamic graph holds for; None where only the multiple binds)."""
+    import onnx
+    proto = onnx.load(str(onnx_file), load_external_data=False)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if 'mmtlsi_input' not in meta:
+        raise ValueError(f'{onnx_file} holds no mmtlsi_input metadata (not '
+                         'written by mmtlsi.apis.export_onnx)')
+    return json.loads(meta['mmtlsi_input'])
+
+
 def _name_output_dims(proto, model: nn.Module, dynamic: bool) -> None:
     """Output shapes as the task specs say: (N, C_t, H, W) with C_t fixed
     and N, H, W named like the input's (the exporters' shape inference

@@ -2,14 +2,16 @@
 
 ``python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT [--out FILE]
 [--shape H W] [--dynamic] [--opset N] [--exporter torchscript|dynamo]
-[--no-check] [--benchmark] [--cfg-options KEY=VALUE ...]``
+[--no-check] [--check-shape N H W] [--benchmark]
+[--cfg-options KEY=VALUE ...]``
 
 The graph takes the normalised, padded image (N, 3, H, W) and returns every
 task's final map, named after the task, before its activation
 (docs/deployment.md). The check runs the file in ONNX Runtime and compares
-every output with PyTorch (at the export shape, and with ``--dynamic`` also
-at a second size, batch 2); it stops with an error when one differs by more
-than ``--tolerance``. ``--random-weights`` exports without a checkpoint.
+every output with PyTorch (at the export shape, with ``--dynamic`` also at
+a second size, batch 2, and at each ``--check-shape``); it stops with an
+error when one differs by more than ``--tolerance``. ``--random-weights``
+exports without a checkpoint.
 """
 from __future__ import annotations
 
@@ -39,6 +41,9 @@ def parse_args(argv=None):
                         choices=['torchscript', 'dynamo'])
     parser.add_argument('--no-check', action='store_true',
                         help='skip the comparison with PyTorch')
+    parser.add_argument('--check-shape', type=int, nargs=3, action='append',
+                        metavar=('N', 'H', 'W'), default=[],
+                        help='also check at this input size (repeatable)')
     parser.add_argument('--tolerance', type=float, default=1e-4,
                         help='bound on max|ort - torch| / max|torch|')
     parser.add_argument('--benchmark', action='store_true',
@@ -68,6 +73,7 @@ def main(argv=None):
         check_shapes,
         default_shape,
         export_onnx,
+        onnx_input_spec,
     )
     model = build_export_model(args.config, args.checkpoint,
                                args.cfg_options)
@@ -80,10 +86,16 @@ def main(argv=None):
           f'{" dynamic N, H, W" if args.dynamic else ""}; outputs '
           + ', '.join(f'{t} ({s.out_channels} ch, {s.output})'
                       for t, s in model.task_specs.items()))
+    if args.dynamic:
+        spec = onnx_input_spec(out)
+        least = spec.get('min_hw')
+        print(f'dynamic H, W: multiples of {spec["multiple_of"]}' + (
+            f', at least {least[0]} x {least[1]}' if least else ''))
     if not args.no_check:
-        rows = check_onnx(model, out, check_shapes(model, shape,
-                                                   args.dynamic),
-                          tolerance=args.tolerance)
+        shapes = check_shapes(model, shape, args.dynamic)
+        rows = check_onnx(model, out, shapes + [
+            tuple(s) for s in args.check_shape if tuple(s) not in shapes],
+            tolerance=args.tolerance)
         print('check against PyTorch (max|ort - torch| / max|torch|):')
         for r in rows:
             print(f'  {r["task"]:12s} input {r["shape"]}: max abs '
