@@ -39,7 +39,7 @@ from torch import Tensor, nn
 Size = Union[int, Tensor]
 
 
-def _nonneg(value: Size) -> Size:
+def nonnegative(value: Size) -> Size:
     """``max(value, 0)``, kept in the graph where ``value`` is traced."""
     if isinstance(value, Tensor):
         return value.clamp(min=0)
@@ -53,8 +53,8 @@ def adaptive_padding_forward(self: AdaptivePadding, x: Tensor) -> Tensor:
     (kh, kw), (sh, sw) = self.kernel_size, self.stride
     dh, dw = self.dilation
     # output size ceil(h / s) as integer arithmetic: (h + s - 1) // s
-    pad_h = _nonneg(((h + sh - 1) // sh - 1) * sh + (kh - 1) * dh + 1 - h)
-    pad_w = _nonneg(((w + sw - 1) // sw - 1) * sw + (kw - 1) * dw + 1 - w)
+    pad_h = nonnegative(((h + sh - 1) // sh - 1) * sh + (kh - 1) * dh + 1 - h)
+    pad_w = nonnegative(((w + sw - 1) // sw - 1) * sw + (kw - 1) * dw + 1 - w)
     if self.padding == 'corner':
         return F.pad(x, [0, pad_w, 0, pad_h])
     if self.padding == 'same':

@@ -2,15 +2,17 @@
 
 ``python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT [--out FILE]
 [--shape H W] [--dynamic] [--opset N] [--exporter torchscript|dynamo]
-[--no-check] [--check-shape N H W] [--benchmark]
-[--cfg-options KEY=VALUE ...]``
+[--with-preprocess [--image-dtype uint8|float32]] [--no-check]
+[--check-shape N H W] [--benchmark] [--cfg-options KEY=VALUE ...]``
 
 The graph takes the normalised, padded image (N, 3, H, W) and returns every
 task's final map, named after the task, before its activation
-(docs/deployment.md). The check runs the file in ONNX Runtime and compares
-every output with PyTorch (at the export shape, with ``--dynamic`` also at
-a second size, batch 2, and at each ``--check-shape``); it stops with an
-error when one differs by more than ``--tolerance``. ``--random-weights``
+(docs/deployment.md); with ``--with-preprocess`` it takes the image as
+loaded and holds the data preprocessor's normalisation and padding. The
+check runs the file in ONNX Runtime and compares every output with PyTorch
+(at the export shape, with ``--dynamic`` also at a second size, batch 2,
+and at each ``--check-shape``); it stops with an error when one differs by
+more than ``--tolerance``. ``--random-weights``
 exports without a checkpoint.
 """
 from __future__ import annotations
@@ -35,6 +37,12 @@ def parse_args(argv=None):
                         "preprocessor's test size)")
     parser.add_argument('--dynamic', action='store_true',
                         help='dynamic batch, height and width')
+    parser.add_argument('--with-preprocess', action='store_true',
+                        help='the graph takes the image as loaded and '
+                        'normalises / pads it itself')
+    parser.add_argument('--image-dtype', default='uint8',
+                        choices=['uint8', 'float32'],
+                        help='dtype of the --with-preprocess image')
     parser.add_argument('--opset', type=int, default=None,
                         help='ONNX opset (default 17; 18 for dynamo)')
     parser.add_argument('--exporter', default='torchscript',
@@ -80,9 +88,13 @@ def main(argv=None):
     shape = tuple(args.shape) if args.shape else default_shape(model)
     out = Path(args.out or Path(args.config).stem + '.onnx')
     export_onnx(model, out, shape, dynamic=args.dynamic, opset=args.opset,
-                exporter=args.exporter)
+                exporter=args.exporter,
+                with_preprocess=args.image_dtype if args.with_preprocess
+                else None)
+    image = f'image ({args.image_dtype}, as loaded)' \
+        if args.with_preprocess else 'inputs'
     print(f'wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): input '
-          f'inputs (N, 3, {shape[0]}, {shape[1]})'
+          f'{image} (N, 3, {shape[0]}, {shape[1]})'
           f'{" dynamic N, H, W" if args.dynamic else ""}; outputs '
           + ', '.join(f'{t} ({s.out_channels} ch, {s.output})'
                       for t, s in model.task_specs.items()))
