@@ -101,8 +101,12 @@ def main(argv=None):
     if args.dynamic:
         spec = onnx_input_spec(out)
         least = spec.get('min_hw')
-        print(f'dynamic H, W: multiples of {spec["multiple_of"]}' + (
-            f', at least {least[0]} x {least[1]}' if least else ''))
+        range_ = (f'any image, padded in the graph as {spec["pads_to"]}'
+                  if spec.get('preprocess') else
+                  f'multiples of {spec["multiple_of"]}')
+        print(f'dynamic H, W: {range_}' + (
+            f'; the model input at least {least[0]} x {least[1]}'
+            if least else ''))
     if not args.no_check:
         shapes = check_shapes(model, shape, args.dynamic)
         rows = check_onnx(model, out, shapes + [
