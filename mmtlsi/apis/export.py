@@ -6,6 +6,9 @@ The exported graph is the model's ``tensor`` mode
 - input ``inputs``: float32 (N, 3, H, W), the image as the data
   preprocessor hands it to the model: RGB (``bgr_to_rgb``), normalised with
   its ``mean`` / ``std``, padded with ``pad_val`` (0) at the bottom / right;
+  or, exported ``with_preprocess``, input ``image``: uint8 / float32
+  (N, 3, H, W) as loaded, the preprocessor's steps in the graph and every
+  output cropped back to (H, W) (:class:`PreprocessedTaskOutputs`);
 - one output per task, named after the task (``semseg``, ``depth``, ...):
   float32 (N, C_t, H, W), the head's final map bilinearly resized to the
   input's size, *before* the task's activation (every task alike: class
@@ -14,7 +17,10 @@ The exported graph is the model's ``tensor`` mode
   ``output`` kind names, exactly as ``model.predict`` does.
 
 The ONNX file carries what a runner needs in its metadata: the config
-(``mmtlsi_config``), the tasks (``mmtlsi_tasks``) and the dataset meta.
+(``mmtlsi_config``), the tasks (``mmtlsi_tasks``), the input
+(``mmtlsi_input``, with the sizes a dynamic graph holds for) and the
+dataset meta. Dynamic TorchScript exports bind traceable forwards to upstream
+modules whose sizes the tracer would fix (:mod:`mmtlsi.models.traceable`).
 docs/deployment.md describes the format, the exporters and the measured
 errors.
 """
