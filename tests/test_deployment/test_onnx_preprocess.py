@@ -1,7 +1,9 @@
 """ONNX export with the data preprocessor inside (``--with-preprocess``):
 the graph takes the image as loaded (uint8 or float32, BGR) and returns the
 maps at the image's size; compared with the PyTorch predict path."""
+import contextlib
 import importlib.util
+import io
 
 import numpy as np
 import pytest
@@ -61,9 +63,21 @@ def exported(tmp_path_factory):
     ckpt = tmp / 'demo.pth'
     torch.save(dict(state_dict=model.state_dict()), ckpt)
     onnx_file = tmp / 'demo_pre.onnx'
-    main([CONFIG, str(ckpt), '--out', str(onnx_file), '--dynamic',
-          '--with-preprocess', '--shape', '70', '100'])
-    return model, ckpt, onnx_file
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        main([CONFIG, str(ckpt), '--out', str(onnx_file), '--dynamic',
+              '--with-preprocess', '--shape', '70', '100',
+              '--check-shape', '1', '33', '47'])
+    return model, ckpt, onnx_file, printed.getvalue()
+
+
+def test_tool_reports_the_input_and_every_check(exported):
+    printed = exported[3]
+    assert 'input image (uint8, as loaded) (N, 3, 70, 100)' in printed
+    assert ("dynamic H, W: any image, padded in the graph as "
+            "{'size_divisor': 32}\n") in printed
+    for shape in ('(1, 70, 100)', '(2, 102, 164)', '(1, 33, 47)'):
+        assert f'semseg       input {shape}' in printed
 
 
 @pytest.mark.parametrize('shape', [(1, 3, 70, 100), (2, 3, 45, 130)])
@@ -71,7 +85,7 @@ def test_graph_equals_preprocessor_and_model(exported, shape):
     """70 x 100 is padded to 96 x 128 inside the graph, 45 x 130 to
     64 x 160 (size_divisor 32); the maps come back at the image's size."""
     from mmtlsi.apis.export import onnx_input_spec, ort_session
-    model, _, onnx_file = exported
+    model, _, onnx_file, _ = exported
     spec = onnx_input_spec(onnx_file)
     assert spec['preprocess'] is True and spec['dtype'] == 'uint8'
     assert spec['pads_to'] == dict(size_divisor=32)
@@ -94,7 +108,7 @@ def test_runner_matches_inference_model(exported, tmp_path):
 
     from mmtlsi.apis import OnnxMultiTaskPredictor, init_model
     from mmtlsi.apis.onnx_inference import compare_predictions
-    _, ckpt, onnx_file = exported
+    _, ckpt, onnx_file, _ = exported
     img = np.random.default_rng(3).integers(0, 256, (70, 100, 3), np.uint8)
     path = str(tmp_path / 'room.png')
     mmcv.imwrite(img, path)
