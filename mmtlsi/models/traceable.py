@@ -28,13 +28,26 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from types import MethodType
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import torch
 import torch.nn.functional as F
-from mmcv.cnn.bricks.transformer import AdaptivePadding
-from mmpretrain.models.utils.attention import ShiftWindowMSA
 from torch import Tensor, nn
+
+if TYPE_CHECKING:  # imported where the forwards are bound (mmpretrain's
+    # models package is slow to import)
+    from mmcv.cnn.bricks.transformer import AdaptivePadding
+    from mmpretrain.models.utils.attention import ShiftWindowMSA
 
 Size = Union[int, Tensor]
 
@@ -123,7 +136,7 @@ def shift_window_msa_forward(self: ShiftWindowMSA, query: Tensor,
     record every block's size: :func:`min_input_size` turns that record
     into the smallest input, and the exporter refuses an example below it.
     """
-    b, length, c = query.shape
+    b, _, c = query.shape
     h, w = hw_shape
     window = self.window_size
     query = query.view(b, h, w, c)
@@ -149,13 +162,14 @@ def shift_window_msa_forward(self: ShiftWindowMSA, query: Tensor,
     return self.drop(out)
 
 
-#: upstream forward -> its traceable replacement; an instance is patched
-#: only when its class runs exactly that forward (a subclass that
-#: overrides it is left alone)
-TRACEABLE_FORWARDS = {
-    ShiftWindowMSA.forward: shift_window_msa_forward,
-    AdaptivePadding.forward: adaptive_padding_forward,
-}
+def traceable_forward_table() -> Dict[Callable, Callable]:
+    """Upstream forward -> its traceable replacement. An instance is
+    patched only when its class runs exactly that forward (a subclass that
+    overrides it is left alone)."""
+    from mmcv.cnn.bricks.transformer import AdaptivePadding
+    from mmpretrain.models.utils.attention import ShiftWindowMSA
+    return {ShiftWindowMSA.forward: shift_window_msa_forward,
+            AdaptivePadding.forward: adaptive_padding_forward}
 
 
 @contextmanager
@@ -170,9 +184,10 @@ def traceable_forwards(model: nn.Module,
     (ints), from which :func:`min_input_size` finds the smallest input.
     The instances' own ``forward`` is restored on exit, also on error.
     """
+    table = traceable_forward_table()
     patched = []
     for name, module in model.named_modules():
-        replacement = TRACEABLE_FORWARDS.get(
+        replacement = table.get(
             getattr(type(module), 'forward', None))
         if replacement is None:
             continue
