@@ -34,7 +34,10 @@ class OnnxMultiTaskPredictor:
     ``test_cfg``'s size or multiple), the ONNX graph, and the model's own
     postprocessing (padding removed, resized to the image's size, each
     task's activation): the same steps, in the same code, as
-    ``inference_model``. Images run one at a time (batch 1).
+    ``inference_model``. Images run one at a time (batch 1). A file
+    exported ``with_preprocess`` gets the packed image itself (its graph
+    normalises and pads); a dynamic file refuses an image whose padded
+    size is below the ``min_hw`` of its metadata.
 
     Args:
         model_file: the ``.onnx`` file; its metadata holds the config.
