@@ -21,7 +21,7 @@ from mmtlsi.models.segmentors.multi_task_encoder_decoder import (
 from mmtlsi.registry import MODELS
 from mmtlsi.tasks import build_task_specs
 
-from .export import ort_session
+from .export import ort_session, padded_size
 from .inference import ImageType, get_test_pipeline_cfg
 
 
@@ -34,7 +34,10 @@ class OnnxMultiTaskPredictor:
     ``test_cfg``'s size or multiple), the ONNX graph, and the model's own
     postprocessing (padding removed, resized to the image's size, each
     task's activation): the same steps, in the same code, as
-    ``inference_model``. Images run one at a time (batch 1).
+    ``inference_model``. Images run one at a time (batch 1). A file
+    exported ``with_preprocess`` gets the packed image itself (its graph
+    normalises and pads); a dynamic file refuses an image whose padded
+    size is below the ``min_hw`` of its metadata.
 
     Args:
         model_file: the ``.onnx`` file; its metadata holds the config.
@@ -72,6 +75,14 @@ class OnnxMultiTaskPredictor:
                                  f'{out.shape[1]} channels, its task '
                                  f'{channels}')
         self.input_shape = self.session.get_inputs()[0].shape
+        # the smallest H, W a dynamic graph holds for (Swin blocks without
+        # pad_small_map); None: no bound beyond the size multiple
+        spec = json.loads(meta.get('mmtlsi_input', '{}'))
+        self.min_hw = spec.get('min_hw')
+        # a graph with the data preprocessor inside (export_onnx's
+        # with_preprocess) takes the packed image as it is
+        self.preprocess = bool(spec.get('preprocess'))
+        self.input_dtype = getattr(torch, spec.get('dtype') or 'float32')
         self.preprocessor = MODELS.build(config.model.data_preprocessor)
         self.preprocessor.eval()
         self._pipelines = {}
@@ -83,6 +94,8 @@ class OnnxMultiTaskPredictor:
         return self._pipelines[from_array]
 
     def _check_input(self, inputs: torch.Tensor) -> None:
+        """``inputs``: the preprocessed batch, or the image batch of a
+        ``preprocess`` graph."""
         for axis, (size, want) in enumerate(zip(inputs.shape,
                                                 self.input_shape)):
             if isinstance(want, int) and size != want:
@@ -91,6 +104,15 @@ class OnnxMultiTaskPredictor:
                     f'{self.input_shape}; the preprocessed image is '
                     f'{tuple(inputs.shape)} (axis {axis}): export it with '
                     '--dynamic or at this --shape')
+        hw = tuple(inputs.shape[2:])
+        if self.preprocess:
+            hw = padded_size(hw, self.preprocessor.test_cfg)
+        if self.min_hw and (hw[0] < self.min_hw[0] or hw[1] < self.min_hw[1]):
+            raise ValueError(
+                f'{self.model_file} holds for inputs of at least '
+                f'{self.min_hw[0]} x {self.min_hw[1]}; the preprocessed image '
+                f'is {hw[0]} x {hw[1]}: resize it or pad it larger (the '
+                "config's test pipeline / data preprocessor)")
 
     def predict_one(self, image: ImageType) -> SegDataSample:
         """One image (file, or HxWx3 uint8 array in the loader's channel
@@ -99,6 +121,8 @@ class OnnxMultiTaskPredictor:
         results = dict(img=image) if from_array else dict(
             img_path=str(image))
         results = self._pipeline(from_array)(results)
+        if self.preprocess:
+            return self._predict_preprocessed(results)
         with torch.no_grad():
             data = self.preprocessor(dict(
                 inputs=[results['inputs']],
@@ -106,6 +130,20 @@ class OnnxMultiTaskPredictor:
         inputs, sample = data['inputs'], data['data_samples'][0]
         self._check_input(inputs)
         maps = self.session.run(None, {'inputs': inputs.numpy()})
+        for spec, raw in zip(self.task_specs.values(), maps):
+            x = restore_original_frame(torch.from_numpy(raw[0]),
+                                       sample.metainfo, spec)
+            sample.set_data({spec.pred_field: PixelData(
+                data=decode_prediction(x, spec))})
+        return sample
+
+    def _predict_preprocessed(self, results: dict) -> SegDataSample:
+        """The packed image straight into a graph that preprocesses it and
+        returns the maps at the image's size (no padding to remove)."""
+        image = results['inputs'][None].to(self.input_dtype)
+        sample = results['data_samples']
+        self._check_input(image)
+        maps = self.session.run(None, {'image': image.numpy()})
         for spec, raw in zip(self.task_specs.values(), maps):
             x = restore_original_frame(torch.from_numpy(raw[0]),
                                        sample.metainfo, spec)

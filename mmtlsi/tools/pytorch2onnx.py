@@ -2,14 +2,18 @@
 
 ``python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT [--out FILE]
 [--shape H W] [--dynamic] [--opset N] [--exporter torchscript|dynamo]
-[--no-check] [--benchmark] [--cfg-options KEY=VALUE ...]``
+[--with-preprocess [--image-dtype uint8|float32]] [--no-check]
+[--check-shape N H W] [--benchmark] [--cfg-options KEY=VALUE ...]``
 
 The graph takes the normalised, padded image (N, 3, H, W) and returns every
 task's final map, named after the task, before its activation
-(docs/deployment.md). The check runs the file in ONNX Runtime and compares
-every output with PyTorch (at the export shape, and with ``--dynamic`` also
-at a second size, batch 2); it stops with an error when one differs by more
-than ``--tolerance``. ``--random-weights`` exports without a checkpoint.
+(docs/deployment.md); with ``--with-preprocess`` it takes the image as
+loaded and holds the data preprocessor's normalisation and padding. The
+check runs the file in ONNX Runtime and compares every output with PyTorch
+(at the export shape, with ``--dynamic`` also at a second size, batch 2,
+and at each ``--check-shape``); it stops with an error when one differs by
+more than ``--tolerance``. ``--random-weights``
+exports without a checkpoint.
 """
 from __future__ import annotations
 
@@ -33,12 +37,21 @@ def parse_args(argv=None):
                         "preprocessor's test size)")
     parser.add_argument('--dynamic', action='store_true',
                         help='dynamic batch, height and width')
+    parser.add_argument('--with-preprocess', action='store_true',
+                        help='the graph takes the image as loaded and '
+                        'normalises / pads it itself')
+    parser.add_argument('--image-dtype', default='uint8',
+                        choices=['uint8', 'float32'],
+                        help='dtype of the --with-preprocess image')
     parser.add_argument('--opset', type=int, default=None,
                         help='ONNX opset (default 17; 18 for dynamo)')
     parser.add_argument('--exporter', default='torchscript',
                         choices=['torchscript', 'dynamo'])
     parser.add_argument('--no-check', action='store_true',
                         help='skip the comparison with PyTorch')
+    parser.add_argument('--check-shape', type=int, nargs=3, action='append',
+                        metavar=('N', 'H', 'W'), default=[],
+                        help='also check at this input size (repeatable)')
     parser.add_argument('--tolerance', type=float, default=1e-4,
                         help='bound on max|ort - torch| / max|torch|')
     parser.add_argument('--benchmark', action='store_true',
@@ -68,22 +81,37 @@ def main(argv=None):
         check_shapes,
         default_shape,
         export_onnx,
+        onnx_input_spec,
     )
     model = build_export_model(args.config, args.checkpoint,
                                args.cfg_options)
     shape = tuple(args.shape) if args.shape else default_shape(model)
     out = Path(args.out or Path(args.config).stem + '.onnx')
     export_onnx(model, out, shape, dynamic=args.dynamic, opset=args.opset,
-                exporter=args.exporter)
+                exporter=args.exporter,
+                with_preprocess=args.image_dtype if args.with_preprocess
+                else None)
+    image = f'image ({args.image_dtype}, as loaded)' \
+        if args.with_preprocess else 'inputs'
     print(f'wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): input '
-          f'inputs (N, 3, {shape[0]}, {shape[1]})'
+          f'{image} (N, 3, {shape[0]}, {shape[1]})'
           f'{" dynamic N, H, W" if args.dynamic else ""}; outputs '
           + ', '.join(f'{t} ({s.out_channels} ch, {s.output})'
                       for t, s in model.task_specs.items()))
+    if args.dynamic:
+        spec = onnx_input_spec(out)
+        least = spec.get('min_hw')
+        range_ = (f'any image, padded in the graph as {spec["pads_to"]}'
+                  if spec.get('preprocess') else
+                  f'multiples of {spec["multiple_of"]}')
+        print(f'dynamic H, W: {range_}' + (
+            f'; the model input at least {least[0]} x {least[1]}'
+            if least else ''))
     if not args.no_check:
-        rows = check_onnx(model, out, check_shapes(model, shape,
-                                                   args.dynamic),
-                          tolerance=args.tolerance)
+        shapes = check_shapes(model, shape, args.dynamic)
+        rows = check_onnx(model, out, shapes + [
+            tuple(s) for s in args.check_shape if tuple(s) not in shapes],
+            tolerance=args.tolerance)
         print('check against PyTorch (max|ort - torch| / max|torch|):')
         for r in rows:
             print(f'  {r["task"]:12s} input {r["shape"]}: max abs '
