@@ -408,6 +408,14 @@ def test_bf16_weights_route(tmp_path, monkeypatch, capsys):
     assert 'emulated' in r['dtype_reason']
     # an emulated peak gives no share
     assert 'gmacs_per_s' in r and 'share_of_peak' not in r
+    # the bf16 model compiled, and profiled: its products run in bf16
+    r = tool.main(argv + ['--allow-emulated-bf16', '--compile', 'eager',
+                          '--profile'])
+    assert r['compiled']['precision'] == 'bfloat16'
+    written = r['op_profile']['bytes_out']['matmul']
+    # one 8x8 map of 4 channels, batch 1, in bf16
+    assert written == {'bfloat16': 8 * 8 * 4 * 2}
+    assert r['op_profile']['seconds']['matmul'] > 0
     with pytest.raises(SystemExit):
         tool.parse_args([argv[0], '--mode', 'train', '--dtype', 'bf16'])
     with pytest.raises(ValueError, match='predict'):
