@@ -18,10 +18,15 @@ Steps (all data synthetic, generated on the machine):
    as a share of the matmul peak of its precision. Model FLOPs per step =
    2 x 3 x (forward multiply-adds of one image, ``count_flops``) x batch:
    backward counted as twice the forward, the usual convention.
-3. The fusion sweep, ``.dev_scripts/complexity.py`` on the GPU at its full
+3. Inference (``mmtlsi.apis.analysis.run_benchmark``, as ``benchmark
+   --mode predict``): Swin-T NYUDv2, batch 8, 448x576, float32, bfloat16
+   autocast, bf16 weights (``optimize_for_inference``, the deployed
+   route) and bf16 weights compiled; images/s, latency, peak memory and
+   the share of the matmul peak of its precision.
+4. The fusion sweep, ``.dev_scripts/complexity.py`` on the GPU at its full
    sizes (inputs 112x144 to 896x1152): times, fitted exponent and the
    linear / quadratic ratio at 448x576.
-4. With more than one GPU: the Swin-T NYUDv2 case in DDP over all of them
+5. With more than one GPU: the Swin-T NYUDv2 case in DDP over all of them
    (``torch.distributed.run``), images/s summed over the GPUs.
 
 ``--dry-run`` runs every step on the CPU at tiny sizes (224x224 crops or
@@ -76,6 +81,17 @@ def plan(args) -> list:
                           config=args.pascal_config, batch=b_p, crop=crop_p,
                           amp=amp, compiled=False))
     return [c for c in cases if not c['compiled'] or args.compile]
+
+
+def infer_plan(args) -> list:
+    """Inference runs: dict(route, options of ``run_benchmark``)."""
+    compiled = args.compile_backend if args.compile else False
+    return [dict(route='fp32', options=dict()),
+            dict(route='bf16 autocast',
+                 options=dict(amp=True, amp_dtype=torch.bfloat16)),
+            # the compiled bf16 model is measured right after the eager one
+            dict(route='bf16 weights',
+                 options=dict(weights_dtype='bf16', compile=compiled))]
 
 
 # --------------------------------------------------------------------------
@@ -138,6 +154,37 @@ def train_case(case, device, args, macs: float | None, peak: dict | None,
     if device.type == 'cuda':
         torch.cuda.empty_cache()
     return result
+
+
+def infer_runs(args, device, matmul: dict) -> list:
+    """The inference rows of :func:`infer_plan` on Swin-T NYUDv2 (the
+    compiled bf16 model as a row of its own)."""
+    shape = tuple(args.dry_crop) if args.dry_run else (448, 576)
+    batch = 1 if args.dry_run else 8
+    peaks = {name: dict(p, emulated=False) for name, p in matmul.items()}
+    rows = []
+    for run in infer_plan(args):
+        base = dict(name='Swin-T NYUDv2', route=run['route'], batch=batch,
+                    shape=list(shape))
+        try:
+            r = analysis.run_benchmark(
+                args.nyud_config, mode='predict', device=device,
+                shape=shape, batch_size=batch, repeat=args.steps,
+                warmup=args.warmup, peaks=peaks, **run['options'])
+        except Exception as e:  # report the failure, go on with the rest
+            rows.append(dict(base, error=f'{type(e).__name__}: {e}'))
+            continue
+        rows.append(dict(base, **_infer_figures(r)))
+        if 'compiled' in r:
+            rows.append(dict(base, route=run['route'] + ' compiled',
+                             **_infer_figures(r['compiled'])))
+    return rows
+
+
+def _infer_figures(r: dict) -> dict:
+    keys = ('images_per_s', 'latency_ms_mean', 'peak_memory_mib',
+            'gmacs_per_s', 'share_of_peak', 'compile_s')
+    return {k: r[k] for k in keys if k in r}
 
 
 def fusion_sweep(args, device) -> dict:
@@ -245,6 +292,28 @@ def markdown(report: dict) -> str:
     lines += ['', 'Model FLOPs per step: 2 x 3 x forward multiply-adds x '
               'batch (backward = 2 forwards); the share is of the matmul '
               'peak of the precision (bf16 for autocast).', '']
+    rows = []
+    for r in report.get('infer', []):
+        if 'error' in r:
+            rows.append([r['name'], r['batch'], '-', r['route'],
+                         'failed: ' + r['error'].splitlines()[-1]] +
+                        ['-'] * 5)
+            continue
+        share = r.get('share_of_peak')
+        rows.append([
+            r['name'], r['batch'], f"{r['shape'][0]}x{r['shape'][1]}",
+            r['route'], f"{r['images_per_s']:.2f}",
+            f"{r['latency_ms_mean']:.1f}",
+            f"{r['peak_memory_mib'] / 1024:.2f}",
+            f"{2 * r['gmacs_per_s'] / 1000:.1f}",
+            '-' if share is None else f'{100 * share:.1f}%',
+            f"{r['compile_s']:.0f}" if 'compile_s' in r else '-'])
+    if rows:
+        lines += ['Inference (`predict`, one batch of random images):', '',
+                  markdown_table(
+                      ['model', 'batch', 'input', 'route', 'images/s',
+                       'latency (ms)', 'peak memory (GiB)', 'model TFLOP/s',
+                       'of its matmul peak', 'compile (s)'], rows), '']
     ddp = report.get('ddp')
     if ddp is None:
         lines += ['DDP: one device, not run.', '']
@@ -283,7 +352,7 @@ def parse_args(argv=None):
     parser.add_argument('--workers', type=int, default=None,
                         help='dataloader workers (default: the config\'s)')
     parser.add_argument('--skip', nargs='*', default=[],
-                        choices=['train', 'sweep', 'ddp'])
+                        choices=['train', 'infer', 'sweep', 'ddp'])
     parser.add_argument('--ddp-procs', type=int, default=None,
                         help='DDP processes (default: the GPU count; dry '
                         'run 2)')
@@ -361,6 +430,11 @@ def main(argv=None):
             report['train'].append(r)
             print(json.dumps({k: v for k, v in r.items()
                               if not isinstance(v, dict)}), flush=True)
+    report['infer'] = []
+    if 'infer' not in args.skip:
+        report['infer'] = infer_runs(args, device, report['matmul'])
+        for r in report['infer']:
+            print(json.dumps(r), flush=True)
     nproc = args.ddp_procs or (2 if args.dry_run else
                                torch.cuda.device_count())
     report['ddp'] = (ddp_run(args, nproc) if nproc > 1 and
@@ -376,7 +450,7 @@ def main(argv=None):
     print(text)
     print(f"written: {osp.join(args.out_dir, 'gpu_check.md')} and "
           'gpu_check.json')
-    failed = [r for r in report['train'] if 'error' in r]
+    failed = [r for r in report['train'] + report['infer'] if 'error' in r]
     if failed or (report['ddp'] and not report['ddp'].get('ok')) or (
             'sweep' not in args.skip and not report['sweep']['ok']):
         raise SystemExit('some steps failed (see the table)')

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from mmtlsi.apis.builder import build_model
+from mmtlsi.models.layers import PointwiseConv2d
 
 DEMO = 'configs/demo/mtlsi_tiny_synthetic-nyud.py'
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -22,8 +23,19 @@ def mismatched_gradients(model):
             if p.grad is not None and p.grad.stride() != p.stride()]
 
 
+@pytest.fixture
+def threads(request):
+    """torch's intra-op threads for the test (PyTorch picks the CPU kernel
+    of a 1x1 convolution by the thread count)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize('threads', [1, 2], indirect=True)
 @pytest.mark.parametrize('amp', [False, True])
-def test_demo_model_gradients_have_their_parameters_strides(amp):
+def test_demo_model_gradients_have_their_parameters_strides(amp, threads):
     torch.manual_seed(0)
     model = build_model(os.path.join(ROOT, DEMO)).train()
     x = torch.randn(2, 3, 32, 48)
@@ -84,3 +96,23 @@ def test_ddp_step_has_no_stride_mismatch(layout, expected):
                          timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == expected, res.stdout + res.stderr[-2000:]
+
+
+@pytest.mark.parametrize('threads', [1, 2], indirect=True)
+def test_pointwise_conv_is_the_1x1_conv_with_one_gradient_layout(threads):
+    torch.manual_seed(0)
+    conv = PointwiseConv2d(6, 5)
+    ref = torch.nn.Conv2d(6, 5, 1)
+    ref.load_state_dict(conv.state_dict())
+    x = torch.randn(2, 6, 7, 9)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        xi = x.contiguous(memory_format=layout)
+        out = conv(xi)
+        torch.testing.assert_close(out, ref(xi), rtol=1e-5, atol=1e-6)
+        # a channels-last input gives a channels-last output
+        assert out.is_contiguous(memory_format=layout)
+        conv.zero_grad()
+        out.square().sum().backward()
+        assert conv.weight.grad.stride() == conv.weight.stride()
+    with pytest.raises(ValueError, match='1x1 convolution'):
+        PointwiseConv2d(6, 5, kernel_size=3)

@@ -85,12 +85,22 @@ def test_dry_run_of_the_prepared_command(tmp_path):
         assert r['forward_gmacs'] == pytest.approx(forward)
         assert 0 < r['share_of_peak']
     assert report['train'][2]['compile_s'] > 0
+    # inference: the deployed bf16 route and its compiled twin too
+    assert [r['route'] for r in report['infer']] == [
+        'fp32', 'bf16 autocast', 'bf16 weights', 'bf16 weights compiled']
+    for r in report['infer']:
+        assert 'error' not in r, r
+        assert r['images_per_s'] > 0 and r['shape'] == [64, 96]
+        assert r['gmacs_per_s'] > 0 and r['batch'] == 1
+    assert report['infer'][3]['compile_s'] > 0
     assert set(report['matmul']) == {'float32', 'bfloat16'}
     assert report['sweep']['ok'] and 'MT-MQLFB' in report['sweep']['table']
     text = (out / 'gpu_check.md').read_text()
     assert 'Dry run on the CPU' in text
     assert text.count('| Swin-T NYUDv2 | 2 | 64x96 |') == 3
     assert '| bfloat16 compiled |' in text
+    assert text.count('| Swin-T NYUDv2 | 1 | 64x96 |') == 4
+    assert '| bf16 weights compiled |' in text
     tests = (out / 'gpu_tests.log').read_text()
     assert 'skipped' in tests and 'failed' not in tests
 
@@ -118,6 +128,10 @@ def test_markdown_report(tool):
         matmul={'float32': dict(n=8192, tflops=50.0),
                 'bfloat16': dict(n=8192, tflops=800.0)},
         train=[row], ddp=None,
+        infer=[dict(name='Swin-T NYUDv2', route='bf16 weights', batch=8,
+                    shape=[448, 576], images_per_s=120.0,
+                    latency_ms_mean=66.7, peak_memory_mib=2048.0,
+                    gmacs_per_s=250000.0, share_of_peak=0.625)],
         sweep=dict(ok=True, command='complexity.py', table='| t |'),
         seconds=100.0)
     text = tool.markdown(report)
@@ -126,6 +140,9 @@ def test_markdown_report(tool):
     assert '8192x8192 bfloat16: 800.0 TFLOP/s' in text and 'GPU A' in text
     assert '8192x8192 float32: 50.0 TFLOP/s' in text
     assert 'DDP: one device, not run.' in text and 'Dry run' not in text
+    # 250,000 GMAC/s = 500 TFLOP/s, 62.5% of the bf16 peak
+    assert ('| Swin-T NYUDv2 | 8 | 448x576 | bf16 weights | 120.00 | 66.7 '
+            '| 2.00 | 500.0 | 62.5% | - |') in text
 
 
 @pytest.mark.gpu

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from mmtlsi.registry import MODELS
 from mmtlsi.tasks import build_task_specs
 
-from ..layers import CWIB, SemanticTokenDistiller, TaskDecoder
+from ..layers import CWIB, PointwiseConv2d, SemanticTokenDistiller, TaskDecoder
 from ..losses import MultiTaskLoss
 
 
@@ -92,6 +92,7 @@ class MTLSIHead(BaseModule):
             self.fusion = MODELS.build(fusion)
             self.input_proj = nn.ModuleDict({     # F_t = Proj([P_t, coarse_t])
                 t: ConvModule(channels + s.out_channels, channels, 1,
+                              conv_cfg=dict(type=PointwiseConv2d),
                               norm_cfg=norm_cfg, act_cfg=None)
                 for t, s in self.task_specs.items()})
         self.distiller_cwib = self.refine and distiller_cwib

@@ -6,11 +6,13 @@ from .cwib import CWIB, RelativePositionBias
 from .linear_attention import elu_feature_map, linear_attention_context
 from .mt_mqlfb import MTMQLFB, tasks_to_tokens
 from .multi_head import merge_heads, split_heads
+from .pointwise import PointwiseConv2d
 from .task_decoder import TaskDecoder
 from .token_distiller import SemanticTokenDistiller
 from .windows import pad_to_windows, window_partition, window_reverse
 
-__all__ = ['CWIB', 'CrossTaskAttention', 'MTMQLFB', 'RelativePositionBias',
+__all__ = ['CWIB', 'CrossTaskAttention', 'MTMQLFB', 'PointwiseConv2d',
+           'RelativePositionBias',
            'SemanticTokenDistiller', 'TaskDecoder', 'elu_feature_map',
            'linear_attention_context', 'merge_heads', 'pad_to_windows',
            'split_heads', 'tasks_to_tokens', 'window_partition',

@@ -14,6 +14,8 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from .pointwise import PointwiseConv2d
+
 
 class TaskDecoder(BaseModule):
     """Lateral convs per input -> resize to the first input -> fuse -> convs.
@@ -49,7 +51,7 @@ class TaskDecoder(BaseModule):
         self.convs = nn.Sequential(*[
             ConvModule(channels, channels, 3, padding=1, **conv_kw)
             for _ in range(num_convs)])
-        self.predictor = nn.Conv2d(channels, out_channels, 1)
+        self.predictor = PointwiseConv2d(channels, out_channels)
 
     def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         """inputs[i]: (B, C_i, H_i, W_i) -> feature (B, d, H_0, W_0), logits
