@@ -129,13 +129,8 @@ class OnnxMultiTaskPredictor:
                 data_samples=[results['data_samples']]), training=False)
         inputs, sample = data['inputs'], data['data_samples'][0]
         self._check_input(inputs)
-        maps = self.session.run(None, {'inputs': inputs.numpy()})
-        for spec, raw in zip(self.task_specs.values(), maps):
-            x = restore_original_frame(torch.from_numpy(raw[0]),
-                                       sample.metainfo, spec)
-            sample.set_data({spec.pred_field: PixelData(
-                data=decode_prediction(x, spec))})
-        return sample
+        return self._decode(
+            self.session.run(None, {'inputs': inputs.numpy()}), sample)
 
     def _predict_preprocessed(self, results: dict) -> SegDataSample:
         """The packed image straight into a graph that preprocesses it and
@@ -143,7 +138,12 @@ class OnnxMultiTaskPredictor:
         image = results['inputs'][None].to(self.input_dtype)
         sample = results['data_samples']
         self._check_input(image)
-        maps = self.session.run(None, {'image': image.numpy()})
+        return self._decode(
+            self.session.run(None, {'image': image.numpy()}), sample)
+
+    def _decode(self, maps, sample: SegDataSample) -> SegDataSample:
+        """Each task's raw map (batch of one) in the image's frame, decoded
+        as ``model.predict`` does, into ``sample``."""
         for spec, raw in zip(self.task_specs.values(), maps):
             x = restore_original_frame(torch.from_numpy(raw[0]),
                                        sample.metainfo, spec)
