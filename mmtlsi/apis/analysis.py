@@ -368,9 +368,11 @@ def format_op_profile(profile: dict) -> str:
     total = seconds.pop('total')
     dtypes = sorted({d for row in profile['bytes_out'].values()
                      for d in row if d != '-'})
+    # kinds the call never ran (the optimizer in inference) are left out
     rows = [[group, f'{s:.3f}', f'{s / total:.1%}'] + [
         f"{profile['bytes_out'].get(group, {}).get(d, 0) / 2**20:.1f}"
-        for d in dtypes] for group, s in seconds.items()]
+        for d in dtypes] for group, s in seconds.items()
+        if s > 0 or profile['bytes_out'].get(group)]
     outside = total - sum(seconds.values())
     rows.append(['(not in an operator)', f'{outside:.3f}',
                  f'{outside / total:.1%}'] + [''] * len(dtypes))

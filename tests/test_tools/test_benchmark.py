@@ -454,3 +454,21 @@ def test_compare_amp_runs_each_route_in_its_process(tmp_path, monkeypatch,
     assert len(result['speedups']) == len(variants) - 1
     assert 'bfloat16 autocast / fp32 images/s: 2.00x' in \
         capsys.readouterr().out
+
+
+def test_op_profile_table():
+    profile = dict(
+        seconds=dict(matmul=0.6, norm=0.1, optimizer=0.0, total=1.0),
+        bytes_out=dict(matmul={'bfloat16': 2 * 2**20},
+                       norm={'float32': 2**20, 'bfloat16': 2**19},
+                       optimizer={}))
+    lines = analysis.format_op_profile(profile).splitlines()
+    assert lines[1].split() == ['operators', 'self', 'CPU', 's', 'share',
+                                'of', 'the', 'call', 'MiB', 'out,',
+                                'bfloat16', 'MiB', 'out,', 'float32']
+    rows = {line.split()[0]: line.split() for line in lines[3:-1]}
+    assert rows['matmul'][1:] == ['0.600', '60.0%', '2.0', '0.0']
+    assert rows['norm'][1:] == ['0.100', '10.0%', '0.5', '1.0']
+    # what no operator accounts for: 1.0 - 0.7 s
+    assert lines[-2].split()[-2:] == ['0.300', '30.0%']
+    assert 'optimizer' not in rows        # never ran
