@@ -124,16 +124,22 @@ class PartTimer:
 class CpuPeakMemory:
     """Peak growth (``peak_mib``) and peak (``peak_abs_mib``) of the
     process's resident set size while the block runs, MiB: sampled from
-    ``/proc/self/statm`` every ``interval`` s by a thread (Linux); elsewhere
-    the growth of ``ru_maxrss`` (0 under an earlier peak of the process)."""
+    ``/proc/self/statm`` every ``interval`` s by a thread (Linux); elsewhere,
+    or with ``sample=False``, from ``ru_maxrss`` (the process's peak so far:
+    its growth reads 0 under an earlier peak).
+
+    The sampling thread wakes a thousand times a second: when every core
+    computes (as many threads as cores) it takes time from them, so blocks
+    that are timed run without it (:func:`measure` samples the warm-up;
+    :func:`measure_train` reads ``ru_maxrss``)."""
 
     STATM = '/proc/self/statm'
 
-    def __init__(self, interval: float = 0.001):
+    def __init__(self, interval: float = 0.001, sample: bool = True):
         self.interval = interval
-        self.method = ('rss sampled from /proc/self/statm'
-                       if osp.exists(self.STATM) else
-                       'resource.getrusage ru_maxrss growth')
+        self.sample = sample and osp.exists(self.STATM)
+        self.method = ('rss sampled from /proc/self/statm' if self.sample
+                       else 'resource.getrusage ru_maxrss')
         self.peak_mib = self.peak_abs_mib = 0.0
 
     def _rss_bytes(self) -> int:
@@ -152,7 +158,7 @@ class CpuPeakMemory:
             time.sleep(self.interval)
 
     def __enter__(self):
-        if osp.exists(self.STATM):
+        if self.sample:
             self._base = self._peak = self._rss_bytes()
             self._stop = threading.Event()
             self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -162,7 +168,7 @@ class CpuPeakMemory:
         return self
 
     def __exit__(self, *exc):
-        if osp.exists(self.STATM):
+        if self.sample:
             self._stop.set()
             self._thread.join()
             self._peak = max(self._peak, self._rss_bytes())
@@ -221,12 +227,13 @@ class _CudaPeak:
         return False
 
 
-def peak_memory_meter(device):
+def peak_memory_meter(device, sample: bool = True):
     """A context manager with ``peak_mib`` (growth), ``peak_abs_mib`` and
     ``method`` after the block: CUDA's allocator counters, or
-    :class:`CpuPeakMemory`."""
+    :class:`CpuPeakMemory` (``sample``: with its sampling thread)."""
     device = torch.device(device)
-    return _CudaPeak(device) if device.type == 'cuda' else CpuPeakMemory()
+    return _CudaPeak(device) if device.type == 'cuda' else CpuPeakMemory(
+        sample=sample)
 
 
 # --------------------------------------------------------------------------
@@ -243,15 +250,21 @@ def measure(fn: Callable[[], object], batch_size: int, device='cpu',
     growth of the resident set from before the first call, so the working
     memory of a forward, which the allocator keeps after the warm-up, is
     counted; CUDA: the peak allocated), ``peak_memory_delta_mib`` and
-    ``memory_method``."""
+    ``memory_method``. Memory is measured over the warm-up calls (over the
+    timed ones only with ``warmup=0``): the CPU meter's sampling thread
+    would slow timed calls that use every core."""
     if repeat < 1:
         raise ValueError('repeat must be >= 1')
-    with torch.no_grad(), autocast_context(device, amp, amp_dtype), \
-            peak_memory_meter(device) as mem:
-        for _ in range(max(0, warmup)):
-            fn()
-        synchronize(device)
-        times = [time_call(fn, device, clock) for _ in range(repeat)]
+    with torch.no_grad(), autocast_context(device, amp, amp_dtype):
+        with peak_memory_meter(device) as mem:
+            for _ in range(max(0, warmup)):
+                fn()
+            synchronize(device)
+            if warmup <= 0:
+                times = [time_call(fn, device, clock)
+                         for _ in range(repeat)]
+        if warmup > 0:
+            times = [time_call(fn, device, clock) for _ in range(repeat)]
     peak = (mem.peak_abs_mib if torch.device(device).type == 'cuda' else
             mem.peak_mib)
     return dict(**latency_stats(times, batch_size), peak_memory_mib=peak,
@@ -268,13 +281,14 @@ def measure_train(step: Callable, loader, batch_size: int, device='cpu',
     the step; the wait for the batch is ``data_wait_ms_mean`` and
     ``data_wait_fraction`` (of the timed steps' total). Peak memory covers
     the warm-up (optimizer state): CUDA ``max_memory_allocated``; CPU the
-    peak resident set of this process (dataloader workers are others)."""
+    peak resident set of this process (``ru_maxrss``; dataloader workers
+    are others)."""
     if repeat < 1:
         raise ValueError('repeat must be >= 1')
     clock = clock or time.perf_counter
     batches = iter(loader)
     waits, steps = [], []
-    with peak_memory_meter(device) as mem:
+    with peak_memory_meter(device, sample=False) as mem:
         for i in range(max(0, warmup) + repeat):
             start = clock()
             data = next(batches)

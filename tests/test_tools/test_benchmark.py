@@ -87,6 +87,21 @@ def test_measure_by_hand():
         meter.measure(fn, 1, repeat=0)
 
 
+def test_timed_calls_run_without_the_memory_sampler():
+    """The CPU memory meter's sampling thread runs during the warm-up only:
+    with every core computing it would slow the timed calls."""
+    import threading
+    clock, threads = StepClock(), []
+
+    def fn():
+        threads.append(threading.active_count())
+        clock.advance(0.1)
+
+    r = meter.measure(fn, batch_size=1, repeat=2, warmup=1, clock=clock)
+    assert threads[0] == threads[1] + 1 == threads[2] + 1
+    assert r['memory_method'].startswith('rss sampled')
+
+
 def test_clock_choice():
     assert meter.get_clock('cpu') is meter.CLOCKS['cpu']
     assert meter.get_clock('wall', 'cuda') is meter.CLOCKS['wall']
