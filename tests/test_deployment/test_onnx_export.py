@@ -2,18 +2,14 @@
 sizes, output names and shapes from the task specs, strict checkpoint
 loading, and the ONNX runner against inference_model on an image file."""
 import copy
-import importlib.util
 
 import numpy as np
 import pytest
 import torch
+from onnx_cases import DEMO, needs_onnx, perturbed_model
 
-CONFIG = 'configs/demo/mtlsi_tiny_synthetic-nyud.py'
-MISSING = [m for m in ('onnx', 'onnxruntime')
-           if importlib.util.find_spec(m) is None]
-pytestmark = pytest.mark.skipif(
-    bool(MISSING), reason=f'{" and ".join(MISSING)} not installed '
-    '(pip install -r requirements/optional.txt)')
+CONFIG = DEMO
+pytestmark = needs_onnx
 
 
 def _relative_error(out, ref):
@@ -25,19 +21,9 @@ def exported(tmp_path_factory):
     """The demo model with seeded random weights (BN statistics moved off
     their defaults, depth's bias raised), its checkpoint, and its dynamic
     ONNX export written by the command-line tool, check step included."""
-    from mmtlsi.apis.export import build_export_model
     from mmtlsi.tools.pytorch2onnx import main
     tmp = tmp_path_factory.mktemp('onnx')
-    model = build_export_model(CONFIG, None)
-    gen = torch.Generator().manual_seed(1)
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.running_mean.normal_(0, 0.1, generator=gen)
-            m.running_var.uniform_(0.5, 2.0, generator=gen)
-    with torch.no_grad():   # depth > 0 somewhere, so that clamping at 0
-        for t, spec in model.task_specs.items():    # leaves a real map
-            if spec.output == 'scalar':
-                model.decode_head.output[t].predictor.bias.add_(1.0)
+    model = perturbed_model()
     ckpt = tmp / 'demo.pth'
     torch.save(dict(state_dict=model.state_dict(),
                     meta=dict(dataset_meta=dict(classes=list('abcdefg')))),

@@ -2,34 +2,15 @@
 the graph takes the image as loaded (uint8 or float32, BGR) and returns the
 maps at the image's size; compared with the PyTorch predict path."""
 import contextlib
-import importlib.util
 import io
 
 import numpy as np
 import pytest
 import torch
+from onnx_cases import DEMO, needs_onnx, perturbed_model
 
-CONFIG = 'configs/demo/mtlsi_tiny_synthetic-nyud.py'
-MISSING = [m for m in ('onnx', 'onnxruntime')
-           if importlib.util.find_spec(m) is None]
-pytestmark = pytest.mark.skipif(
-    bool(MISSING), reason=f'{" and ".join(MISSING)} not installed '
-    '(pip install -r requirements/optional.txt)')
-
-
-def _demo(cfg_options=None):
-    from mmtlsi.apis.export import build_export_model
-    model = build_export_model(CONFIG, None, cfg_options)
-    gen = torch.Generator().manual_seed(1)
-    for m in model.modules():      # BN statistics off their defaults
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.running_mean.normal_(0, 0.1, generator=gen)
-            m.running_var.uniform_(0.5, 2.0, generator=gen)
-    with torch.no_grad():          # depth > 0 somewhere
-        for t, spec in model.task_specs.items():
-            if spec.output == 'scalar':
-                model.decode_head.output[t].predictor.bias.add_(1.0)
-    return model
+CONFIG = DEMO
+pytestmark = needs_onnx
 
 
 def _images(shape, seed):
@@ -59,7 +40,7 @@ def exported(tmp_path_factory):
     70 x 100 by the command-line tool (check step included)."""
     from mmtlsi.tools.pytorch2onnx import main
     tmp = tmp_path_factory.mktemp('onnx_pre')
-    model = _demo()
+    model = perturbed_model()
     ckpt = tmp / 'demo.pth'
     torch.save(dict(state_dict=model.state_dict()), ckpt)
     onnx_file = tmp / 'demo_pre.onnx'
@@ -131,8 +112,9 @@ def test_float_image_and_fixed_test_size(tmp_path):
         onnx_input_spec,
         ort_session,
     )
-    model = _demo({'model.data_preprocessor.test_cfg': dict(
-        size=(96, 128), _delete_=True)})
+    model = perturbed_model(cfg_options={
+        'model.data_preprocessor.test_cfg': dict(size=(96, 128),
+                                                 _delete_=True)})
     onnx_file = export_onnx(model, tmp_path / 'fixed.onnx', (70, 100),
                             dynamic=True, with_preprocess='float32')
     spec = onnx_input_spec(onnx_file)

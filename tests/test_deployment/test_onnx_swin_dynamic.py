@@ -3,11 +3,11 @@ size (mmpretrain's shifted windows and mmcv's patch padding run traceable
 forwards while exporting), eager PyTorch unchanged, the smallest input
 recorded and enforced."""
 import copy
-import importlib.util
 
 import numpy as np
 import pytest
 import torch
+from onnx_cases import needs_onnx, perturbed_model
 
 CONFIG = 'configs/mtlsi/swin-t_nyud.py'
 # the paper's Swin-T NYUDv2 config, narrow: Swin with two blocks per stage
@@ -20,22 +20,11 @@ TINY = {
     'model.decode_head.num_heads': 2,
     'model.decode_head.num_tokens': 16,
 }
-MISSING = [m for m in ('onnx', 'onnxruntime')
-           if importlib.util.find_spec(m) is None]
-needs_onnx = pytest.mark.skipif(
-    bool(MISSING), reason=f'{" and ".join(MISSING)} not installed '
-    '(pip install -r requirements/optional.txt)')
+pytestmark = needs_onnx
 
 
 def _tiny_swin(**overrides):
-    from mmtlsi.apis.export import build_export_model
-    model = build_export_model(CONFIG, None, dict(TINY, **overrides))
-    gen = torch.Generator().manual_seed(1)
-    for m in model.modules():      # BN statistics off their defaults
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.running_mean.normal_(0, 0.1, generator=gen)
-            m.running_var.uniform_(0.5, 2.0, generator=gen)
-    return model
+    return perturbed_model(CONFIG, dict(TINY, **overrides))
 
 
 @pytest.fixture(scope='module')
