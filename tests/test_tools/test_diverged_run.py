@@ -7,37 +7,24 @@ import os.path as osp
 import re
 import subprocess
 import sys
-import textwrap
 
 import torch
+from tiny_runs import tiny_run_config
 
 import mmtlsi  # noqa: F401  (allow-lists mmengine's checkpoint types)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CFG = osp.join(REPO, 'configs', 'demo', 'mtlsi_tiny_synthetic-nyud.py')
 
 
 def test_diverged_run_stops_and_keeps_only_finite_checkpoints(tmp_path):
     folder = str(tmp_path)
-    cfg = osp.join(folder, 'diverge.py')
-    loader = ('num_workers=0, persistent_workers=False, dataset=dict('
-              f'data_root={osp.join(folder, "data")!r}, num_train=6, '
-              'num_val=2, img_size=(48, 64), seed=1)')
-    with open(cfg, 'w') as f:
-        f.write(textwrap.dedent(f"""
-            _base_ = {DEMO_CFG!r}
-            train_dataloader = dict(batch_size=2, {loader})
-            val_dataloader = dict({loader})
-            test_dataloader = dict({loader})
-            train_cfg = dict(max_iters=20, val_interval=1000)
+    cfg = tiny_run_config(
+        folder, max_iters=20, num_train=6, num_workers=0,
+        checkpoint_interval=1, name='diverge.py', extra="""
             optim_wrapper = dict(optimizer=dict(lr=50.0), clip_grad=None,
                                  max_nonfinite_skips=1)
             param_scheduler = None
-            default_hooks = dict(
-                logger=dict(interval=1),
-                checkpoint=dict(interval=1, max_keep_ckpts=1,
-                                save_best=None))
-            """))
+            """)
     work_dir = osp.join(folder, 'work')
     run = subprocess.run(
         [sys.executable, osp.join(REPO, 'tools', 'train.py'), cfg,

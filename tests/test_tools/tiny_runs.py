@@ -9,11 +9,14 @@ DEMO_CFG = osp.join(ROOT, 'configs', 'demo', 'mtlsi_tiny_synthetic-nyud.py')
 
 
 def tiny_run_config(folder: str, max_iters: int, num_train: int,
-                    num_workers: int) -> str:
-    """``folder/tiny.py``: the demo config on ``num_train`` synthetic images
-    of 48x64 (batch 2), ``max_iters`` iterations, a checkpoint every 2 (the
-    newest kept), a log line every iteration; returns its path."""
-    path = osp.join(folder, 'tiny.py')
+                    num_workers: int, checkpoint_interval: int = 2,
+                    extra: str = '', name: str = 'tiny.py') -> str:
+    """``folder/<name>``: the demo config on ``num_train`` synthetic images
+    of 48x64 (batch 2), ``max_iters`` iterations, a checkpoint every
+    ``checkpoint_interval`` (the newest kept), a log line every iteration,
+    then the config lines ``extra`` (which replace a key set above);
+    returns its path."""
+    path = osp.join(folder, name)
     loader = (f'num_workers={num_workers}, '
               f'persistent_workers={num_workers > 0}, dataset=dict('
               f'data_root={osp.join(folder, "data")!r}, '
@@ -29,7 +32,7 @@ def tiny_run_config(folder: str, max_iters: int, num_train: int,
                                     begin=0, end=4, by_epoch=False)]
             default_hooks = dict(
                 logger=dict(interval=1),
-                checkpoint=dict(interval=2, max_keep_ckpts=1,
-                                save_best=None))
-            """))
+                checkpoint=dict(interval={checkpoint_interval},
+                                max_keep_ckpts=1, save_best=None))
+            """) + textwrap.dedent(extra))
     return path
