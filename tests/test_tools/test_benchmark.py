@@ -487,3 +487,23 @@ def test_op_profile_table():
     # what no operator accounts for: 1.0 - 0.7 s
     assert lines[-2].split()[-2:] == ['0.300', '30.0%']
     assert 'optimizer' not in rows        # never ran
+
+
+def test_compile_time_is_wall_time(tmp_path):
+    """The compiler works outside this process's CPU time (inductor's C++
+    compiles run in child processes): a backend that waits 0.3 s while
+    compiling shows in ``compile_s`` even with ``--timer cpu``."""
+    import time
+
+    from torch._dynamo import list_backends, register_backend
+    if 'slow_eager' not in list_backends(exclude_tags=()):
+        @register_backend(name='slow_eager')
+        def slow_eager(gm, example_inputs):
+            time.sleep(0.3)
+            return gm.forward
+
+    r = tool.main([stand_in_config(tmp_path), '--shape', '8', '8',
+                   '--repeat', '1', '--warmup', '0', '--peak-size', '32',
+                   '--timer', 'cpu', '--compile', 'slow_eager'])
+    assert r['compiled']['backend'] == 'slow_eager'
+    assert r['compiled']['compile_s'] >= 0.3
