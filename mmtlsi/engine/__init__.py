@@ -4,7 +4,11 @@ from .checkpoint_io import (
     atomic_write_bytes,
     find_resume_checkpoint,
 )
-from .dist import CPUDistributedDataParallel, init_cpu_process_group_if_needed
+from .dist import (
+    CPUDistributedDataParallel,
+    closing_process_group,
+    init_cpu_process_group_if_needed,
+)
 from .hooks import (
     PREEMPTED_EXIT_CODE,
     AtomicCheckpointHook,
@@ -26,4 +30,5 @@ __all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend',
            'NonFiniteGuardOptimWrapper', 'NonFiniteLossError',
            'NonFiniteStateError', 'PREEMPTED_EXIT_CODE', 'PreemptionHook',
            'ResumeCheckHook', 'WorkDirLock', 'atomic_write_bytes',
-           'find_resume_checkpoint', 'init_cpu_process_group_if_needed']
+           'closing_process_group', 'find_resume_checkpoint',
+           'init_cpu_process_group_if_needed']

@@ -10,10 +10,16 @@ prefix per restart attempt (``TORCHELASTIC_RESTART_COUNT``): after torchrun
 restarts a failed group, the new workers share the store with the keys the
 previous attempt left (gloo's peer addresses among them), and without the
 prefix they read those and fail to connect.
+
+A process that ends with its gloo group still alive can abort while Python
+shuts down (``terminate called without an active exception``, exit -6 after
+a finished run): the train and test tools close the group first
+(:func:`closing_process_group`).
 """
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from datetime import timedelta
 
 import torch
@@ -58,6 +64,29 @@ def init_cpu_process_group_if_needed(launcher: str) -> bool:
         backend='gloo', store=attempt_store(rank, world_size), rank=rank,
         world_size=world_size)
     return True
+
+
+@contextmanager
+def closing_process_group():
+    """Destroy the default process group when the block ends: normally, or
+    by the preemption exit every rank takes together.
+
+    Any other exception leaves the group alone: the other ranks may still
+    be in a collective, and destroying the group could hang this one.
+    """
+    from .hooks.preemption_hook import PREEMPTED_EXIT_CODE
+    try:
+        yield
+    except SystemExit as e:
+        if e.code == PREEMPTED_EXIT_CODE:
+            _destroy_default_group()
+        raise
+    _destroy_default_group()
+
+
+def _destroy_default_group() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _register_cpu_ddp():

@@ -28,6 +28,7 @@ from mmtlsi.apis.run_config import (
     export_local_rank,
 )
 from mmtlsi.apis.runner import build_runner, check_load_from
+from mmtlsi.engine import closing_process_group
 from mmtlsi.evaluation.report import write_benchmark_table
 
 
@@ -114,8 +115,10 @@ def main(argv=None):
         check_load_from(runner, cfg)
     except CheckpointMismatchError as e:
         sys.exit(f'error: {e}')
-    metrics = runner.test()
-    if not is_main_process():
+    with closing_process_group():
+        metrics = runner.test()
+        main_process = is_main_process()
+    if not main_process:
         return
     name = args.name or osp.splitext(osp.basename(args.config))[0]
     out_dir = args.out or runner.log_dir

@@ -22,7 +22,11 @@ from mmtlsi.apis.run_config import (
     export_local_rank,
 )
 from mmtlsi.apis.runner import build_runner, check_load_from
-from mmtlsi.engine import WorkDirLock, find_resume_checkpoint
+from mmtlsi.engine import (
+    WorkDirLock,
+    closing_process_group,
+    find_resume_checkpoint,
+)
 
 
 def parse_args(argv=None):
@@ -104,7 +108,8 @@ def main(argv=None):
             check_load_from(runner, cfg)
     except (CheckpointMismatchError, FileNotFoundError) as e:
         sys.exit(f'error: {e}')
-    runner.train()
+    with closing_process_group():
+        runner.train()
 
 
 if __name__ == '__main__':
