@@ -62,6 +62,48 @@ def test_task_decoder_shapes():
     assert dec.laterals[2].conv.kernel_size == (3, 3)
 
 
+def _concat_then_fuse(dec, feats):
+    """The decoder's definition: resize every lateral output to the first
+    input's size, concatenate on channels, 1x1 conv block, convs."""
+    size = feats[0].shape[2:]
+    maps = [F.interpolate(lat(x), size=size, mode='bilinear',
+                          align_corners=False) if x.shape[2:] != size
+            else lat(x) for x, lat in zip(feats, dec.laterals)]
+    x = dec.convs(dec.fuse(torch.cat(maps, 1)))
+    return x, dec.predictor(x)
+
+
+@pytest.mark.parametrize('norm_cfg', [dict(type='BN'), None])
+def test_task_decoder_fuses_without_the_concat_as_with_it(norm_cfg):
+    torch.manual_seed(0)
+    dec = TaskDecoder([8, 16, 32], 12, 5, lateral_kernel=(1, 3, 3),
+                      num_convs=1, norm_cfg=norm_cfg)
+    # odd sizes: the resize is not a whole factor
+    feats = [torch.randn(2, 8, 15, 21), torch.randn(2, 16, 8, 11),
+             torch.randn(2, 32, 4, 6)]
+    if norm_cfg:
+        for m in dec.modules():      # statistics other than 0 and 1
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+    dec.eval()
+    with torch.no_grad():
+        for got, want in zip(dec(feats), _concat_then_fuse(dec, feats)):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    # training mode: same outputs (batch statistics) and same gradients
+    dec.train()
+    grads = []
+    for forward in (dec, lambda f: _concat_then_fuse(dec, f)):
+        dec.zero_grad()
+        feat, pred = forward(feats)
+        (feat.square().mean() + pred.sin().sum()).backward()
+        grads.append({n: p.grad.clone() for n, p in dec.named_parameters()})
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name],
+                                   rtol=1e-4, atol=1e-5, msg=name)
+
+
 def test_distiller_assignment_sums_to_one_and_shapes():
     distiller = SemanticTokenDistiller(16, num_tokens=6).eval()
     tokens = torch.randn(2, 40, 16)
