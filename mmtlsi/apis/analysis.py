@@ -26,6 +26,7 @@ from typing import Optional, Sequence
 import torch
 
 from mmtlsi.utils import benchmark as meter
+from mmtlsi.utils.allocator import malloc_mode
 from mmtlsi.utils.benchmark import autocast_context, default_amp_dtype
 from mmtlsi.utils.tables import render_table
 
@@ -248,7 +249,8 @@ def run_benchmark(config, checkpoint=None, *, mode='predict', device='cpu',
                   device=str(device), amp=amp, precision=_precision(
                       amp, dtype), repeat=repeat, warmup=warmup, timer=timer,
                   torch=torch.__version__, threads=torch.get_num_threads(),
-                  cpu_bf16=meter.cpu_bf16_support(), peaks=peaks)
+                  cpu_bf16=meter.cpu_bf16_support(), malloc=malloc_mode(),
+                  peaks=peaks)
     if mode == 'data':
         from mmengine.registry import init_default_scope
         init_default_scope(cfg.get('default_scope', 'mmseg'))
@@ -431,6 +433,8 @@ def format_benchmark(r: dict) -> str:
     if r['device'] == 'cpu':
         lines.append(f"CPU {bf16['model']}: {bf16['capability']}, native "
                      f"bf16: {', '.join(bf16['flags']) or 'no'}")
+        if r.get('malloc'):
+            lines.append(f"malloc: {r['malloc']}")
     for name, p in (r.get('peaks') or {}).items():
         lines.append(f"{name} matmul peak: {p['gmacs_per_s']:.1f} GMAC/s "
                      f"(n={p['n']}{', emulated' if p['emulated'] else ''})")

@@ -36,6 +36,7 @@ import tempfile
 import torch
 
 from mmtlsi.apis.analysis import format_benchmark, machine_peaks, run_benchmark
+from mmtlsi.utils.allocator import retain_freed_memory
 from mmtlsi.utils.benchmark import add_timer_arg, bf16_is_native
 
 
@@ -130,6 +131,10 @@ def in_subprocess(argv, extra=()) -> dict:
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    try:
+        retain_freed_memory()
+    except ValueError as e:
+        raise SystemExit(f'error: {e}') from None
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         raise SystemExit('CUDA is not available; use --device cpu')
     wants_bf16 = (args.amp or args.compare_amp or args.dtype == 'bf16') \

@@ -30,6 +30,7 @@ from mmtlsi.apis.run_config import (
 from mmtlsi.apis.runner import build_runner, check_load_from
 from mmtlsi.engine import closing_process_group
 from mmtlsi.evaluation.report import write_benchmark_table
+from mmtlsi.utils.allocator import retain_freed_memory
 
 
 def parse_args(argv=None):
@@ -106,6 +107,7 @@ def build_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     try:
+        retain_freed_memory()
         cfg = build_config(args)
     except (ConfigOptionError, FileNotFoundError, RuntimeError, ValueError,
             SyntaxError) as e:

@@ -27,6 +27,7 @@ from mmtlsi.engine import (
     closing_process_group,
     find_resume_checkpoint,
 )
+from mmtlsi.utils.allocator import retain_freed_memory
 
 
 def parse_args(argv=None):
@@ -89,6 +90,7 @@ def choose_resume_checkpoint(cfg: Config) -> None:
 def main(argv=None):
     args = parse_args(argv)
     try:
+        retain_freed_memory()
         cfg = build_run_config(args.config, args.cfg_options, args.work_dir,
                                args.launcher, compile=args.compile,
                                partial_load=args.partial_load)

@@ -35,6 +35,8 @@ from typing import Callable, Dict, Optional
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from .allocator import release_free_memory
+
 CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
 
 
@@ -158,6 +160,8 @@ class CpuPeakMemory:
             time.sleep(self.interval)
 
     def __enter__(self):
+        # free memory a retaining allocator kept would hide working memory
+        release_free_memory()
         if self.sample:
             self._base = self._peak = self._rss_bytes()
             self._stop = threading.Event()
