@@ -6,8 +6,8 @@ when it is freed, and it trims the free top of its heap; both give pages
 back to the kernel. A network frees and allocates the same large tensors
 at every call, so every call faults those pages in again and the kernel
 zeroes each one first. A Swin-T NYUDv2 forward (448x576, 2 threads) took
-150k-290k minor page faults and 0.4-0.75 s of system time per call that
-way, and ran 8-12% faster without them (docs/results.md).
+about 230k minor page faults (0.9 GiB) and 0.55 s of system time per call
+that way, and ran 4-12% faster without them (docs/results.md).
 
 :func:`retain_freed_memory` sets glibc's ``M_MMAP_MAX`` to 0 (no
 allocation gets a mapping of its own; the heap serves all of them) and
