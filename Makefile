@@ -21,7 +21,8 @@ OLDEST_VENV ?= .venv-oldest
 OLDEST_PY := $(OLDEST_VENV)/bin/python
 OLDEST_STAMP := $(OLDEST_VENV)/.mmtlsi-installed
 OLDEST_TESTS ?= tests/test_foundation tests/test_tools/test_train_test_e2e.py \
-	tests/test_tools/test_kill_resume.py tests/test_datasets/test_errors.py
+	tests/test_tools/test_kill_resume.py tests/test_datasets/test_errors.py \
+	tests/test_tools/test_process_group_exit.py
 
 .PHONY: install test demo lint format clean-demo install-oldest test-oldest \
 	test-wheel
