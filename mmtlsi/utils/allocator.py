@@ -13,7 +13,9 @@ that way, and ran 4-12% faster without them (docs/results.md).
 allocation gets a mapping of its own; the heap serves all of them) and
 ``M_TRIM_THRESHOLD`` to its largest value (the heap is not trimmed), so a
 freed block is reused as it is. The process's resident memory then stays
-at its high-water mark between calls instead of falling back. The train,
+at its high-water mark between calls instead of falling back, and that mark
+can be higher where many large blocks share the one heap (a Swin-T CPU
+training step: +11%). The train,
 test and benchmark tools call it at their start; ``MMTLSI_MALLOC=system``
 in the environment keeps glibc's defaults.
 
