@@ -15,9 +15,9 @@ allocation gets a mapping of its own; the heap serves all of them) and
 freed block is reused as it is. The process's resident memory then stays
 at its high-water mark between calls instead of falling back, and that mark
 can be higher where many large blocks share the one heap (a Swin-T CPU
-training step: +11%). The train,
-test and benchmark tools call it at their start; ``MMTLSI_MALLOC=system``
-in the environment keeps glibc's defaults.
+training step: +11%). The train, test and benchmark tools call it at
+their start; ``MMTLSI_MALLOC=system`` in the environment keeps glibc's
+defaults.
 
 Memory meters that read the resident set call :func:`release_free_memory`
 first: what an earlier computation left free in the heap would otherwise
