@@ -433,6 +433,9 @@ def format_benchmark(r: dict) -> str:
     if r['device'] == 'cpu':
         lines.append(f"CPU {bf16['model']}: {bf16['capability']}, native "
                      f"bf16: {', '.join(bf16['flags']) or 'no'}")
+        if bf16.get('capped'):
+            lines[-1] += (f" (ONEDNN_MAX_CPU_ISA={bf16['isa_cap']} leaves "
+                          f"out {', '.join(bf16['capped'])})")
         if r.get('malloc'):
             lines.append(f"malloc: {r['malloc']}")
     for name, p in (r.get('peaks') or {}).items():

@@ -44,6 +44,7 @@ from mmtlsi.models.traceable import (
     nonnegative,
     traceable_forwards,
 )
+from mmtlsi.utils.benchmark import cpu_bf16_support
 
 from .builder import ConfigType, build_model
 from .checkpoint import load_model_checkpoint
@@ -473,13 +474,10 @@ def check_onnx(model: nn.Module, onnx_file: Union[str, Path],
 
 
 def native_bf16() -> Optional[bool]:
-    """Whether the CPU computes bf16 natively (``avx512_bf16`` or
-    ``amx_bf16`` in /proc/cpuinfo); None where that cannot be read."""
-    try:
-        flags = Path('/proc/cpuinfo').read_text().split()
-    except OSError:
-        return None
-    return 'avx512_bf16' in flags or 'amx_bf16' in flags
+    """Whether the CPU computes bf16 natively, as PyTorch's kernels may use
+    it (:func:`mmtlsi.utils.benchmark.cpu_bf16_support`: the CPU's flags and
+    ``ONEDNN_MAX_CPU_ISA``); None where the flags cannot be read."""
+    return cpu_bf16_support()['native']
 
 
 def _cpu_seconds(fn, rounds: int, warmup: int) -> List[float]:

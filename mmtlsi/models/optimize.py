@@ -24,11 +24,14 @@ def cpu_native_bf16() -> tuple[bool, str]:
     and bf16 is slower than fp32)."""
     support = cpu_bf16_support()
     found, capability = support['flags'], support['capability']
+    capped = support.get('capped') or []
+    cap = (f'ONEDNN_MAX_CPU_ISA={support["isa_cap"]} leaves out '
+           f'{", ".join(capped)}' if capped else '')
     if found:
         return True, (f'native bfloat16 ({", ".join(found)}; PyTorch CPU '
-                      f'kernels {capability})')
-    return False, (f'no native bfloat16 (none of '
-                   f'{", ".join(BF16_FLAGS)}; PyTorch CPU kernels '
+                      f'kernels {capability}{"; " + cap if cap else ""})')
+    missing = cap or f'none of {", ".join(BF16_FLAGS)}'
+    return False, (f'no native bfloat16 ({missing}; PyTorch CPU kernels '
                    f'{capability}): bf16 is emulated and slower than fp32 '
                    f'here')
 

@@ -36,6 +36,7 @@ import tempfile
 import torch
 
 from mmtlsi.apis.analysis import format_benchmark, machine_peaks, run_benchmark
+from mmtlsi.models.optimize import cpu_native_bf16
 from mmtlsi.utils.allocator import retain_freed_memory
 from mmtlsi.utils.benchmark import add_timer_arg, bf16_is_native
 
@@ -142,9 +143,8 @@ def main(argv=None):
         and not args.device.startswith('cuda')
     if wants_bf16 and not bf16_is_native('cpu') and \
             not args.allow_emulated_bf16:
-        print('This CPU has no native bfloat16 (no avx512_bf16 / amx_bf16 '
-              '/ avx_ne_convert): bf16 would be emulated; measuring fp32 '
-              'only (--allow-emulated-bf16 measures it anyway).')
+        print(f'{cpu_native_bf16()[1]}: measuring fp32 only '
+              f'(--allow-emulated-bf16 measures bf16 anyway).')
         args.amp = args.compare_amp = False
         if args.dtype == 'bf16':
             args.dtype = 'fp32'

@@ -330,26 +330,59 @@ def autocast_context(device, amp: bool, dtype: Optional[torch.dtype] = None):
 
 BF16_FLAGS = ('avx512_bf16', 'amx_bf16', 'avx_ne_convert')
 
+# oneDNN (PyTorch's CPU matrix and convolution kernels) uses no instruction
+# set above ONEDNN_MAX_CPU_ISA: the bf16 flags each cap still lets it use
+_NO_BF16 = ()
+ISA_CAP_BF16_FLAGS = {
+    'SSE41': _NO_BF16, 'AVX': _NO_BF16, 'AVX2': _NO_BF16,
+    'AVX2_VNNI': _NO_BF16, 'AVX512_CORE': _NO_BF16,
+    'AVX512_CORE_VNNI': _NO_BF16,
+    'AVX2_VNNI_2': ('avx_ne_convert', ),
+    'AVX512_CORE_BF16': ('avx512_bf16', 'avx_ne_convert'),
+    'AVX512_CORE_FP16': ('avx512_bf16', 'avx_ne_convert'),
+    'AVX10_1_512': ('avx512_bf16', 'avx_ne_convert'),
+    'AVX512_CORE_AMX': BF16_FLAGS, 'AVX10_1_512_AMX': BF16_FLAGS,
+    'AVX512_CORE_AMX_FP16': BF16_FLAGS, 'AVX10_1_512_AMX_FP16': BF16_FLAGS,
+    'DEFAULT': BF16_FLAGS, 'ALL': BF16_FLAGS,
+}
 
-def cpu_bf16_support(cpuinfo: str = '/proc/cpuinfo') -> Dict[str, object]:
-    """Which native bfloat16 instruction sets the CPU reports.
 
-    Returns dict(native=bool | None, flags=[...], model=str, capability=str):
-    ``native`` is None when ``cpuinfo`` cannot be read (not Linux);
-    ``capability`` is the vector ISA PyTorch dispatches to (``AVX2``,
-    ``AVX512``, ...). Without native bf16, PyTorch converts in software and
-    a bf16 matrix product is much slower than an fp32 one."""
+def onednn_isa_cap(environ=None) -> Optional[str]:
+    """The cap ``ONEDNN_MAX_CPU_ISA`` (or the older ``DNNL_MAX_CPU_ISA``)
+    puts on oneDNN's instruction sets, upper-cased; None when unset."""
+    environ = os.environ if environ is None else environ
+    for name in ('ONEDNN_MAX_CPU_ISA', 'DNNL_MAX_CPU_ISA'):
+        value = environ.get(name, '').strip()
+        if value:
+            return value.upper()
+    return None
+
+
+def cpu_bf16_support(cpuinfo: str = '/proc/cpuinfo',
+                     environ=None) -> Dict[str, object]:
+    """Which native bfloat16 instruction sets the CPU reports and PyTorch's
+    kernels may use.
+
+    Returns dict(native=bool | None, flags=[...], model=str, capability=str,
+    isa_cap=str | None, capped=[...]): ``native`` is None when ``cpuinfo``
+    cannot be read (not Linux); ``capability`` is the vector ISA PyTorch
+    dispatches to (``AVX2``, ``AVX512``, ...). ``ONEDNN_MAX_CPU_ISA`` below
+    a flag's instruction set (``AVX512_CORE``, say) removes that flag from
+    ``flags`` (listed in ``capped``): oneDNN then multiplies bf16 without
+    it. Without native bf16, PyTorch converts in software and a bf16 matrix
+    product is much slower than an fp32 one."""
     capability = 'unknown'
     backends_cpu = getattr(torch.backends, 'cpu', None)
     if backends_cpu is not None and hasattr(backends_cpu,
                                             'get_cpu_capability'):
         capability = backends_cpu.get_cpu_capability()
+    cap = onednn_isa_cap(environ)
     try:
         with open(cpuinfo) as f:
             text = f.read()
     except OSError:
         return dict(native=None, flags=[], model='unknown',
-                    capability=capability)
+                    capability=capability, isa_cap=cap, capped=[])
     flags, model = set(), 'unknown'
     for line in text.splitlines():
         key, _, value = line.partition(':')
@@ -359,8 +392,12 @@ def cpu_bf16_support(cpuinfo: str = '/proc/cpuinfo') -> Dict[str, object]:
         elif key == 'model name' and model == 'unknown':
             model = value.strip()
     found = [f for f in BF16_FLAGS if f in flags]
-    return dict(native=bool(found), flags=found, model=model,
-                capability=capability)
+    # an ISA name oneDNN does not know leaves it uncapped
+    allowed = ISA_CAP_BF16_FLAGS.get(cap, BF16_FLAGS)
+    usable = [f for f in found if f in allowed]
+    return dict(native=bool(usable), flags=usable, model=model,
+                capability=capability, isa_cap=cap,
+                capped=[f for f in found if f not in allowed])
 
 
 def bf16_is_native(device) -> bool:

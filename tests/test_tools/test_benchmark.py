@@ -1,4 +1,5 @@
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -225,7 +226,7 @@ def test_cfg_options_are_checked(tmp_path):
 
 
 def test_no_native_bf16_keeps_fp32(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(tool, 'bf16_is_native', lambda device: False)
+    monkeypatch.setattr(meter, 'onednn_isa_cap', lambda environ=None: 'AVX2')
     result = tool.main([stand_in_config(tmp_path), '--shape', '8', '8',
                         '--repeat', '1', '--warmup', '0', '--peak-size',
                         '32', '--amp'])
@@ -256,6 +257,53 @@ def test_cpu_bf16_support_reads_flags(tmp_path):
     info.write_text('model name\t: Old CPU\nflags\t\t: fpu avx2 avx512f\n')
     assert meter.cpu_bf16_support(str(info))['native'] is False
     assert meter.cpu_bf16_support(str(tmp_path / 'none'))['native'] is None
+
+
+@pytest.mark.parametrize('env,flags,capped', [
+    ({}, ['avx512_bf16', 'amx_bf16'], []),
+    ({'ONEDNN_MAX_CPU_ISA': 'avx512_core'}, [], ['avx512_bf16', 'amx_bf16']),
+    ({'ONEDNN_MAX_CPU_ISA': 'AVX512_CORE_VNNI'}, [],
+     ['avx512_bf16', 'amx_bf16']),
+    ({'ONEDNN_MAX_CPU_ISA': 'AVX512_CORE_BF16'}, ['avx512_bf16'],
+     ['amx_bf16']),
+    ({'DNNL_MAX_CPU_ISA': 'AVX2'}, [], ['avx512_bf16', 'amx_bf16']),
+    ({'ONEDNN_MAX_CPU_ISA': 'AVX512_CORE_AMX'}, ['avx512_bf16', 'amx_bf16'],
+     []),
+    ({'ONEDNN_MAX_CPU_ISA': 'DEFAULT'}, ['avx512_bf16', 'amx_bf16'], []),
+    # a name oneDNN does not know caps nothing
+    ({'ONEDNN_MAX_CPU_ISA': 'NOT_AN_ISA'}, ['avx512_bf16', 'amx_bf16'], []),
+])
+def test_onednn_isa_cap_removes_the_flags_above_it(tmp_path, env, flags,
+                                                   capped):
+    info = tmp_path / 'cpuinfo'
+    info.write_text('model name\t: AMX CPU\nflags\t\t: fpu avx2 avx512f '
+                    'avx512_bf16 amx_bf16 amx_tile\n')
+    r = meter.cpu_bf16_support(str(info), environ=env)
+    assert r['flags'] == flags and r['capped'] == capped
+    assert r['native'] is bool(flags)
+
+
+def test_onednn_isa_cap_named_in_the_dtype_choice(monkeypatch):
+    from mmtlsi.models import optimize
+    monkeypatch.setattr(optimize, 'cpu_bf16_support', lambda: dict(
+        native=False, flags=[], model='test', capability='AVX512',
+        isa_cap='AVX512_CORE', capped=['avx512_bf16']))
+    native, why = optimize.cpu_native_bf16()
+    assert not native
+    assert 'ONEDNN_MAX_CPU_ISA=AVX512_CORE leaves out avx512_bf16' in why
+    dtype, why = optimize.resolve_inference_dtype('auto')
+    assert dtype == torch.float32 and 'ONEDNN_MAX_CPU_ISA' in why
+
+
+def test_capped_process_keeps_fp32_on_any_cpu():
+    # the variable as a user sets it, read in a fresh process: whatever the
+    # CPU, oneDNN below AVX512_CORE_BF16 has no bf16 instructions
+    code = ('from mmtlsi.models.optimize import resolve_inference_dtype; '
+            'd, why = resolve_inference_dtype("auto"); print(d, why)')
+    env = dict(os.environ, ONEDNN_MAX_CPU_ISA='AVX512_CORE_VNNI')
+    out = subprocess.run([sys.executable, '-c', code], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.startswith('torch.float32 fp32 kept'), out
 
 
 def test_latency_stats_by_hand():
@@ -413,7 +461,9 @@ def test_train_mode_eager_and_compiled_share_the_data(tmp_path):
 def test_bf16_weights_route(tmp_path, monkeypatch, capsys):
     argv = [stand_in_config(tmp_path), '--shape', '8', '8', '--repeat', '1',
             '--warmup', '0', '--peak-size', '32', '--dtype', 'bf16']
-    monkeypatch.setattr(tool, 'bf16_is_native', lambda device: False)
+    # a CPU without native bf16, for every reader of the CPU's support (the
+    # tool, the dtype choice, the peaks): oneDNN capped below bf16
+    monkeypatch.setattr(meter, 'onednn_isa_cap', lambda environ=None: 'AVX2')
     kept = tool.main(argv)
     assert 'no native bfloat16' in capsys.readouterr().out
     assert kept['route'] == 'fp32 (BN folded)'
