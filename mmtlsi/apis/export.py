@@ -473,13 +473,6 @@ def check_onnx(model: nn.Module, onnx_file: Union[str, Path],
     return rows
 
 
-def native_bf16() -> Optional[bool]:
-    """Whether the CPU computes bf16 natively, as PyTorch's kernels may use
-    it (:func:`mmtlsi.utils.benchmark.cpu_bf16_support`: the CPU's flags and
-    ``ONEDNN_MAX_CPU_ISA``); None where the flags cannot be read."""
-    return cpu_bf16_support()['native']
-
-
 def _cpu_seconds(fn, rounds: int, warmup: int) -> List[float]:
     for _ in range(warmup):
         fn()
@@ -526,5 +519,6 @@ def benchmark_onnx(model: nn.Module, onnx_file: Union[str, Path],
                                 min=float(min(times)), times=times)
     finally:
         torch.set_num_threads(previous)
-    result['cpu'] = dict(native_bf16=native_bf16(), threads=threads)
+    result['cpu'] = dict(native_bf16=cpu_bf16_support()['native'],
+                         threads=threads)
     return result

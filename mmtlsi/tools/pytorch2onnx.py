@@ -128,9 +128,8 @@ def main(argv=None):
         for name, r in result.items():
             print(f'  {name:12s} {r["median"]:.4f} s (min {r["min"]:.4f})')
         if cpu['native_bf16'] is False:
-            print('  no native bf16 here (the CPU lists none of '
-                  'avx512_bf16 / amx_bf16 / avx_ne_convert, or '
-                  'ONEDNN_MAX_CPU_ISA leaves them out): bf16 is emulated')
+            from mmtlsi.models.optimize import cpu_native_bf16
+            print(f'  {cpu_native_bf16()[1]}')
         print(json.dumps(dict(result, cpu=cpu)))
 
 

@@ -295,6 +295,19 @@ def test_onednn_isa_cap_named_in_the_dtype_choice(monkeypatch):
     assert dtype == torch.float32 and 'ONEDNN_MAX_CPU_ISA' in why
 
 
+def test_benchmark_prints_the_cap(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(meter, 'cpu_bf16_support', lambda *a, **k: dict(
+        native=False, flags=[], model='Capped CPU', capability='AVX512',
+        isa_cap='AVX512_CORE', capped=['avx512_bf16']))
+    r = tool.main([stand_in_config(tmp_path), '--shape', '8', '8',
+                   '--repeat', '1', '--warmup', '0', '--peak-size', '32'])
+    out = capsys.readouterr().out
+    assert ('CPU Capped CPU: AVX512, native bf16: no (ONEDNN_MAX_CPU_ISA='
+            'AVX512_CORE leaves out avx512_bf16)') in out
+    assert r['cpu_bf16']['capped'] == ['avx512_bf16']
+    assert r['peaks']['bfloat16']['emulated'] is True
+
+
 def test_capped_process_keeps_fp32_on_any_cpu():
     # the variable as a user sets it, read in a fresh process: whatever the
     # CPU, oneDNN below AVX512_CORE_BF16 has no bf16 instructions
